@@ -1,0 +1,34 @@
+# The two commands: `make run` and `make test`. Each builds its own virtualenv on first use.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test lint typecheck bench clean-data help
+
+help:
+	@echo "make run   - start the whole platform on embedded PostgreSQL + Redis (http://127.0.0.1:8000)"
+	@echo "make test  - run the full test suite against embedded PostgreSQL + Redis"
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is required (looked for '$(PY)')."; exit 1; }
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,gate]'
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/parking run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy parking gate_agent reconciliation simulators vnplate
+
+bench: $(STAMP)
+	@echo "see docs/benchmarks.md for each benchmark's command"
+
+clean-data:
+	rm -rf .parking

@@ -1,0 +1,98 @@
+"""The FastAPI application: routers, error shape, metrics, and the background loops of one instance."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from parking.gate.endpoints import router as gate_router
+from parking.health.endpoints import router as health_router
+from parking.kit import outbox
+from parking.kit.db import make_engine, make_sessionmaker, transaction
+from parking.kit.deps import AppState
+from parking.kit.errors import install_error_handlers
+from parking.kit.logging import configure_logging
+from parking.kit.metrics import metrics_middleware, metrics_response
+from parking.kit.redis import make_redis
+from parking.lanes.auth import LaneCache
+from parking.lots.endpoints import router as lots_router
+from parking.occupancy.service import repair
+from parking.sessions.fees import load_book
+from parking.settings import Settings, get_settings
+
+log = structlog.get_logger("parking.app")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if not settings.database_url or not settings.redis_url:
+        raise RuntimeError(
+            "create_app needs PARKING_DATABASE_URL and PARKING_REDIS_URL; `parking run`/`parking serve` start "
+            "embedded servers and set them for you"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, settings.log_json)
+        engine = make_engine(str(settings.database_url), settings.db_pool_size)
+        sm = make_sessionmaker(engine)
+        redis = make_redis(str(settings.redis_url))
+        state = AppState(settings, engine, sm, redis, LaneCache(), load_book(settings.config_dir))
+        app.state.parking = state
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        if settings.run_background:
+            ctx = outbox.OutboxContext(sm, redis, {"settings": settings, "state": state})
+            tasks.append(asyncio.create_task(outbox.run_worker(ctx, settings.outbox_poll_interval_s, stop)))
+
+            async def repair_job() -> None:
+                async with transaction(sm) as db:
+                    await repair(db, redis)
+
+            await repair_job()  # warm the Redis mirror at start
+            scheduler.add_job(repair_job, "interval", seconds=settings.occupancy_repair_interval_s,
+                              id="occupancy-repair", max_instances=1, coalesce=True)
+            scheduler.start()
+        log.info("parking.started", outbox_topics=outbox.registered_topics())
+        try:
+            yield
+        finally:
+            stop.set()
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            for t in tasks:
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            await redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Parking platform",
+        version="0.1.0",
+        description="Cashless parking for Vietnamese cities: no cash, no stop, always a receipt.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.middleware("http")(metrics_middleware)
+    for router in (health_router, gate_router, lots_router):
+        app.include_router(router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return metrics_response()
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,179 @@
+"""`parking` command line: run everything, serve, migrate, seed the demo, price a stay, verify invoices."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+
+from parking.settings import REPO_ROOT, Settings, get_settings
+
+app = typer.Typer(help="Cashless parking platform: no cash, no stop, always a receipt.", no_args_is_help=True)
+
+
+@contextlib.contextmanager
+def services(settings: Settings) -> Iterator[tuple[str, str]]:
+    """Configured servers when PARKING_DATABASE_URL / PARKING_REDIS_URL are set; embedded ones otherwise."""
+    if settings.database_url and settings.redis_url:
+        yield settings.database_url, settings.redis_url
+        return
+    from parking.kit.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_database
+
+    pg = rd = None
+    try:
+        db_url = settings.database_url
+        if not db_url:
+            typer.echo(f"· starting embedded PostgreSQL (data in {settings.data_dir / 'pg'})", err=True)
+            pg = EmbeddedPostgres(settings.data_dir / "pg")
+            pg.start()
+            db_url = ensure_database(pg, "parking")
+        redis_url = settings.redis_url
+        if not redis_url:
+            typer.echo("· starting embedded Redis", err=True)
+            rd = EmbeddedRedis(settings.data_dir / "redis")
+            redis_url = rd.start()
+        os.environ["PARKING_DATABASE_URL"] = db_url
+        os.environ["PARKING_REDIS_URL"] = redis_url
+        get_settings.cache_clear()
+        yield db_url, redis_url
+    finally:
+        if rd is not None:
+            rd.stop()
+        if pg is not None:
+            pg.stop()
+
+
+def run_migrations(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(REPO_ROOT / "alembic.ini"))
+    cfg.attributes["url"] = db_url
+    command.upgrade(cfg, "head")
+
+
+async def _seed(db_url: str, settings: Settings) -> dict[str, object]:
+    from parking.demo.seed import seed_demo
+    from parking.kit.db import make_engine, make_sessionmaker, transaction
+
+    engine = make_engine(db_url, 2)
+    try:
+        async with transaction(make_sessionmaker(engine)) as db:
+            return await seed_demo(db, settings.data_dir / "demo" / "lanes.json")
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to the latest migration."""
+    settings = get_settings()
+    with services(settings) as (db_url, _):
+        run_migrations(db_url)
+        typer.echo("database migrated to head")
+
+
+@app.command("seed-demo")
+def seed_demo_cmd() -> None:
+    """Create the demo operator, its two Hanoi lots and their lanes (idempotent)."""
+    settings = get_settings()
+    with services(settings) as (db_url, _):
+        run_migrations(db_url)
+        out = asyncio.run(_seed(db_url, settings))
+        typer.echo(json.dumps({k: v for k, v in out.items() if k != "lanes"}, indent=2, ensure_ascii=False))
+        typer.echo(f"lane tokens written to {settings.data_dir / 'demo' / 'lanes.json'}")
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from parking.app import create_app
+
+    uvicorn.run(create_app(get_settings()), host=settings.host, port=settings.port, log_level="warning",
+                access_log=False)
+
+
+@app.command()
+def serve() -> None:
+    """Serve the API only (embedded PostgreSQL/Redis unless URLs are configured)."""
+    settings = get_settings()
+    with services(settings) as (db_url, _):
+        run_migrations(db_url)
+        _serve(settings)
+
+
+def _spawn(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    fh = log_path.open("ab")
+    # Own process group: Ctrl-C reaches us once, and we stop the children in order.
+    return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True)
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+@app.command()
+def run(agents: bool = typer.Option(True, help="Start the demo lot's gate agents")) -> None:
+    """Run the whole platform: database, Redis, migrations, demo lots, simulators, API and gate agents."""
+    from parking.demo import launcher
+
+    settings = get_settings()
+    procs: list[subprocess.Popen[bytes]] = []
+    with services(settings) as (db_url, _redis_url):
+        typer.echo("· migrating", err=True)
+        run_migrations(db_url)
+        seeded = asyncio.run(_seed(db_url, settings))
+        logs = settings.data_dir / "logs"
+        for name, cmd in launcher.simulator_commands(settings):
+            procs.append(_spawn(cmd, logs / f"{name}.log"))
+        if agents:
+            for name, cmd in launcher.agent_commands(settings, seeded):
+                procs.append(_spawn(cmd, logs / f"{name}.log"))
+        typer.echo(
+            f"\n  Parking platform on {settings.public_base_url}  (API docs: /docs, health: /health)\n"
+            f"  demo lots: {', '.join(str(lot['code']) for lot in seeded['lots'])}"  # type: ignore[index]
+            f" · logs in {logs} · Ctrl-C stops everything\n",
+            err=True,
+        )
+        try:
+            _serve(settings)
+        finally:
+            typer.echo("· stopping", err=True)
+            _stop_all(procs)
+
+
+def _register_optional() -> None:
+    from parking.pricing.cli import register as register_price
+
+    register_price(app)
+    with contextlib.suppress(ImportError):
+        from parking.invoices.verify import register as register_invoices
+
+        register_invoices(app)
+
+
+_register_optional()
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

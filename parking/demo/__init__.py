@@ -1,0 +1,1 @@
+"""The demo operator, its two Hanoi lots and their lanes."""

