@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -41,10 +43,14 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPost
     if os.environ.get("PARKING_TEST_DATABASE_URL"):
         yield None
         return
-    pg = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+    # Not under pytest's tmp dir: that is mode 0700 for root, and the embedded server runs as its own user.
+    base = Path(tempfile.mkdtemp(prefix="parking-test-pg-"))
+    base.chmod(0o755)
+    pg = EmbeddedPostgres(base / "data")
     pg.start()
     yield pg
     pg.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
