@@ -20,7 +20,7 @@ from parking.kit.db import make_engine, make_sessionmaker, transaction
 from parking.kit.deps import AppState
 from parking.kit.errors import install_error_handlers
 from parking.kit.logging import configure_logging
-from parking.kit.metrics import metrics_middleware, metrics_response
+from parking.kit.metrics import MetricsMiddleware, metrics_response
 from parking.kit.redis import make_redis
 from parking.lanes.auth import LaneCache
 from parking.lots.endpoints import router as lots_router
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.middleware("http")(metrics_middleware)
+    app.add_middleware(MetricsMiddleware)
     for router in (health_router, gate_router, lots_router):
         app.include_router(router)
 

@@ -92,22 +92,38 @@ def seed_demo_cmd() -> None:
         typer.echo(f"lane tokens written to {settings.data_dir / 'demo' / 'lanes.json'}")
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
-    from parking.app import create_app
-
-    uvicorn.run(create_app(get_settings()), host=settings.host, port=settings.port, log_level="warning",
-                access_log=False)
+    # The factory reads PARKING_DATABASE_URL / PARKING_REDIS_URL, which `services` has set for worker processes.
+    uvicorn.run("parking.app:create_app", factory=True, host=settings.host, port=settings.port,
+                workers=workers, log_level="warning", access_log=False)
 
 
 @app.command()
-def serve() -> None:
+def serve(workers: int = typer.Option(1, min=1, max=16, help="API worker processes")) -> None:
     """Serve the API only (embedded PostgreSQL/Redis unless URLs are configured)."""
     settings = get_settings()
     with services(settings) as (db_url, _):
         run_migrations(db_url)
-        _serve(settings)
+        _serve(settings, workers)
+
+
+@app.command("bench-setup")
+def bench_setup(
+    lots: int = typer.Option(8, min=1, max=200, help="How many benchmark lots (one entry + one exit lane each)"),
+    out: Path = typer.Option(Path(".parking/bench/lanes.json"), help="Where to write the lane tokens"),
+) -> None:
+    """Create high-capacity lots for benchmarks/gate_events.py and write their lane tokens."""
+    from parking.demo.bench import create_bench_lots
+
+    settings = get_settings()
+    with services(settings) as (db_url, _):
+        run_migrations(db_url)
+        lanes = asyncio.run(create_bench_lots(db_url, lots))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(lanes, indent=2))
+        typer.echo(f"{len(lanes)} lanes in {lots} lots written to {out}")
 
 
 def _spawn(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:

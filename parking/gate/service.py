@@ -171,6 +171,12 @@ async def handle_event(
 
     if image is not None:
         await db.execute(insert(GateEventImage).values(event_id=ev.event_id, data=image))
+    if plate is not None:
+        # Serialise events of one plate in one lot (two entries, or an entry racing its exit): the second
+        # then sees the first's committed session instead of colliding with it on the unique index.
+        await db.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(f"{lane.lot_id}:{plate}", 0)))
+        )
 
     effects = Effects()
     if ev.kind == "entry":
@@ -211,6 +217,31 @@ async def _entry(
     flags: list[str] = []
     if plate is None:  # opened offline without a read: keep the fact, flag it
         flags.append("plate_unreadable")
+    # Lock order everywhere: vehicles -> parking_sessions -> lot_capacities (exits take sessions first too),
+    # so concurrent entries and exits of one plate cannot deadlock.
+    if plate is not None:
+        await db.execute(insert(Vehicle).values(plate=plate, vehicle_class=vclass).on_conflict_do_nothing())
+        # A plate already inside means its exit was missed: close that stay for review, never block the gate.
+        stale = (
+            await db.execute(
+                update(ParkingSession)
+                .where(ParkingSession.lot_id == lane.lot_id, ParkingSession.plate == plate, ParkingSession.status == "open")
+                .values(
+                    status="closed", flags=func.array_append(ParkingSession.flags, "exit_missing"),
+                    review_status="pending", review_reason="re-entered without an exit", updated_at=func.now(),
+                )
+                .returning(ParkingSession.id, ParkingSession.vehicle_class)
+            )
+        ).one_or_none()
+        if stale is not None:
+            flags.append("previous_stay_without_exit")
+            await db.execute(
+                update(LotCapacity)
+                .where(LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == stale.vehicle_class)
+                .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
+            )
+            effects.occupancy.append((lane.lot_id, stale.vehicle_class, -1))
+
     # Occupancy guard in the database: the conditional update is the lot's capacity check.
     occ = (
         await db.execute(
@@ -247,29 +278,6 @@ async def _entry(
         )
         flags.append("over_capacity")
     effects.occupancy.append((lane.lot_id, vclass, +1))
-
-    if plate is not None:
-        await db.execute(insert(Vehicle).values(plate=plate, vehicle_class=vclass).on_conflict_do_nothing())
-        # A plate already inside means its exit was missed: close that stay for review, never block the gate.
-        stale = (
-            await db.execute(
-                update(ParkingSession)
-                .where(ParkingSession.lot_id == lane.lot_id, ParkingSession.plate == plate, ParkingSession.status == "open")
-                .values(
-                    status="closed", flags=func.array_append(ParkingSession.flags, "exit_missing"),
-                    review_status="pending", review_reason="re-entered without an exit", updated_at=func.now(),
-                )
-                .returning(ParkingSession.id, ParkingSession.vehicle_class)
-            )
-        ).one_or_none()
-        if stale is not None:
-            flags.append("previous_stay_without_exit")
-            await db.execute(
-                update(LotCapacity)
-                .where(LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == stale.vehicle_class)
-                .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
-            )
-            effects.occupancy.append((lane.lot_id, stale.vehicle_class, -1))
 
     session_id = uuid.uuid4()
     if ev.offline_action:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_LATENCY = Histogram(
     "parking_http_request_seconds",
@@ -22,13 +20,31 @@ OUTBOX_PROCESSED = Counter("parking_outbox_processed_total", "Outbox messages by
 OCCUPANCY_REPAIRS = Counter("parking_occupancy_repairs_total", "Redis occupancy counters corrected from PostgreSQL")
 
 
-async def metrics_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    start = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    path = getattr(route, "path", "unmatched")
-    REQUEST_LATENCY.labels(request.method, path, str(response.status_code)).observe(time.perf_counter() - start)
-    return response
+class MetricsMiddleware:
+    """Pure ASGI (Starlette's BaseHTTPMiddleware adds a task and a stream per request on the hot path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            REQUEST_LATENCY.labels(scope["method"], path, str(status)).observe(time.perf_counter() - start)
 
 
 def metrics_response() -> Response:

@@ -245,3 +245,15 @@ async def test_audit_log_is_append_only(db: AsyncSession, client: httpx.AsyncCli
     with pytest.raises(DBAPIError, match="append-only"):
         await db.execute(text("DELETE FROM audit_log"))
     await db.rollback()
+
+
+async def test_two_entries_of_one_plate_at_once_leave_one_open_session(
+    client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    responses = await asyncio.gather(*(
+        client.post("/v1/gate/events", json=event("entry", "30L-246.81"), headers=lot.entry.headers) for _ in range(10)
+    ))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
+    sessions = await _sessions(sessionmaker, lot)
+    assert sum(1 for s in sessions if s.status == "open") == 1
+    assert await _occupied(sessionmaker, lot) == 1
