@@ -156,6 +156,8 @@ def run(agents: bool = typer.Option(True, help="Start the demo lot's gate agents
         run_migrations(db_url)
         seeded = asyncio.run(_seed(db_url, settings))
         logs = settings.data_dir / "logs"
+        for key, value in launcher.simulator_env(settings).items():
+            os.environ.setdefault(key, value)
         for name, cmd in launcher.simulator_commands(settings):
             procs.append(_spawn(cmd, logs / f"{name}.log"))
         if agents:
@@ -164,7 +166,8 @@ def run(agents: bool = typer.Option(True, help="Start the demo lot's gate agents
         typer.echo(
             f"\n  Parking platform on {settings.public_base_url}  (API docs: /docs, health: /health)\n"
             f"  demo lots: {', '.join(str(lot['code']) for lot in seeded['lots'])}"  # type: ignore[index]
-            f" · logs in {logs} · Ctrl-C stops everything\n",
+            f" · logs in {logs} · Ctrl-C stops everything\n"
+            + ("".join(f"  {line}\n" for line in launcher.describe(seeded)) if agents else ""),
             err=True,
         )
         try:

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parking.kit.metrics import OCCUPANCY_REPAIRS, OPEN_SESSIONS
+from parking.kit.metrics import LANES_ONLINE, OCCUPANCY_REPAIRS, OPEN_SESSIONS
 from parking.models import Lot, LotCapacity, ParkingSession
 
 log = structlog.get_logger("parking.occupancy")
@@ -119,6 +119,8 @@ async def repair(db: AsyncSession, redis: Redis | None) -> int:
         OPEN_SESSIONS.labels(str(lid)).set(n)
     if fixes:
         OCCUPANCY_REPAIRS.inc(fixes)
+    if redis is not None:
+        LANES_ONLINE.set(sum([1 async for _ in redis.scan_iter(match="lane:*:hb", count=500)]))
     return fixes
 
 

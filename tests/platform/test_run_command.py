@@ -1,0 +1,81 @@
+"""`parking run` from the outside: healthy within a deadline, Ctrl-C stops every child, data is reused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from parking.kit.embedded import free_port
+from parking.settings import REPO_ROOT
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_")}
+    env.update(PARKING_DATA_DIR=str(data_dir), PARKING_PORT=str(port),
+               PARKING_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
+    return subprocess.Popen([sys.executable, "-m", "parking.cli", "run", "--no-agents"], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        try:
+            r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+            if r.status_code == 200:
+                return r.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("platform not healthy in time")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> tuple[int, list[psutil.Process]]:
+    children: list[psutil.Process] = []
+    for _ in range(5):  # a child may exit while we list them
+        try:
+            children = psutil.Process(proc.pid).children(recursive=True)
+            break
+        except psutil.NoSuchProcess:
+            time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(60)
+    gone, alive = psutil.wait_procs(children, timeout=20)
+    return code, alive
+
+
+def test_run_serves_health_stops_cleanly_and_reuses_data(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
+    tmp_path.chmod(0o755)
+    port = free_port()
+    proc = _start(data, port)
+    try:
+        health = _wait_healthy(port, proc)
+        assert health["database"]["status"] == "up" and health["redis"]["status"] == "up"
+        lots = httpx.get(f"http://127.0.0.1:{port}/v1/lots").json()["lots"]
+        assert {lot["code"] for lot in lots} == {"HK-CAR-01", "HK-MOTO-01"}
+        first_ids = {lot["id"] for lot in lots}
+    finally:
+        code, alive = _stop(proc)
+    assert alive == [], f"processes left running after Ctrl-C: {alive}"
+    assert code == 0
+    assert (data / "pg" / "PG_VERSION").exists()
+
+    proc = _start(data, port)
+    try:
+        _wait_healthy(port, proc)
+        lots = httpx.get(f"http://127.0.0.1:{port}/v1/lots").json()["lots"]
+        assert {lot["id"] for lot in lots} == first_ids  # the second run found the first run's data
+    finally:
+        code, alive = _stop(proc)
+    assert alive == [] and code == 0
