@@ -25,6 +25,7 @@ from parking.kit.redis import make_redis
 from parking.lanes.auth import LaneCache
 from parking.lots.endpoints import router as lots_router
 from parking.occupancy.service import repair
+from parking.quotes.endpoints import router as quotes_router
 from parking.sessions.fees import load_book
 from parking.settings import Settings, get_settings
 
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
-    for router in (health_router, gate_router, lots_router):
+    for router in (health_router, gate_router, lots_router, quotes_router):
         app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)
