@@ -30,18 +30,26 @@ LETTERS = "ABCDEFGHKLMNPRSTUVXYZ"
 
 
 def plate(rng: random.Random) -> str:
-    return f"{rng.choice(['29', '30', '51', '59', '88'])}{rng.choice(LETTERS)}-{rng.randint(100, 999)}.{rng.randint(10, 99)}"
+    province = rng.choice(["29", "30", "51", "59", "88"])
+    return f"{province}{rng.choice(LETTERS)}-{rng.randint(100, 999)}.{rng.randint(10, 99)}"
 
 
 def pct(xs: list[float], p: float) -> float:
     if not xs:
         return 0.0
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
-async def drive_lot(client: httpx.AsyncClient, lot: dict[str, str], stop_at: float, rng: random.Random,
-                    lat: list[float], errors: list[str], counts: dict[str, int]) -> None:
+async def drive_lot(
+    client: httpx.AsyncClient,
+    lot: dict[str, str],
+    stop_at: float,
+    rng: random.Random,
+    lat: list[float],
+    errors: list[str],
+    counts: dict[str, int],
+) -> None:
     inside: deque[str] = deque()
     entry_h = {"Authorization": f"Bearer {lot['entry']}"}
     exit_h = {"Authorization": f"Bearer {lot['exit']}"}
@@ -50,8 +58,13 @@ async def drive_lot(client: httpx.AsyncClient, lot: dict[str, str], stop_at: flo
             p, kind, headers = plate(rng), "entry", entry_h
         else:
             p, kind, headers = inside.popleft(), "exit", exit_h
-        body = {"event_id": str(uuid.uuid4()), "kind": kind, "plate": p, "confidence": 0.97,
-                "captured_at": (datetime.now(UTC) - timedelta(seconds=1)).isoformat()}
+        body = {
+            "event_id": str(uuid.uuid4()),
+            "kind": kind,
+            "plate": p,
+            "confidence": 0.97,
+            "captured_at": (datetime.now(UTC) - timedelta(seconds=1)).isoformat(),
+        }
         t0 = time.perf_counter()
         try:
             r = await client.post("/v1/gate/events", json=body, headers=headers)
@@ -87,20 +100,32 @@ async def main() -> None:
         health = (await client.get("/health")).json()
         # Warm-up: connections, statement caches, JIT-free plans. Not measured.
         warm_lat: list[float] = []
-        await asyncio.gather(*(
-            drive_lot(client, lot, time.perf_counter() + args.warmup, random.Random(args.seed + i), warm_lat, [],
-                      {"entry": 0, "exit": 0})
-            for i, lot in enumerate(lots)
-        ))
+        await asyncio.gather(
+            *(
+                drive_lot(
+                    client,
+                    lot,
+                    time.perf_counter() + args.warmup,
+                    random.Random(args.seed + i),
+                    warm_lat,
+                    [],
+                    {"entry": 0, "exit": 0},
+                )
+                for i, lot in enumerate(lots)
+            )
+        )
         lat: list[float] = []
         errors: list[str] = []
         counts = {"entry": 0, "exit": 0}
         t0 = time.perf_counter()
         stop_at = t0 + args.duration
-        await asyncio.gather(*(
-            drive_lot(client, lot, stop_at, random.Random(args.seed * 1000 + i * 64 + k), lat, errors, counts)
-            for i, lot in enumerate(lots) for k in range(args.lanes_per_lot)
-        ))
+        await asyncio.gather(
+            *(
+                drive_lot(client, lot, stop_at, random.Random(args.seed * 1000 + i * 64 + k), lat, errors, counts)
+                for i, lot in enumerate(lots)
+                for k in range(args.lanes_per_lot)
+            )
+        )
         elapsed = time.perf_counter() - t0
     n = len(lat)
     result: dict[str, Any] = {
@@ -113,8 +138,13 @@ async def main() -> None:
         "entries": counts["entry"],
         "exits": counts["exit"],
         "events_per_second": round(n / elapsed, 1),
-        "latency_ms": {"p50": round(pct(lat, 50), 2), "p95": round(pct(lat, 95), 2), "p99": round(pct(lat, 99), 2),
-                       "mean": round(statistics.fmean(lat), 2) if lat else 0.0, "max": round(max(lat or [0]), 2)},
+        "latency_ms": {
+            "p50": round(pct(lat, 50), 2),
+            "p95": round(pct(lat, 95), 2),
+            "p99": round(pct(lat, 99), 2),
+            "mean": round(statistics.fmean(lat), 2) if lat else 0.0,
+            "max": round(max(lat or [0]), 2),
+        },
         "errors": len(errors),
         "error_samples": sorted(set(errors))[:5],
         "server": {"database": health.get("database", {}).get("version")},

@@ -21,7 +21,9 @@ def _url() -> str:
 
         url = get_settings().database_url
     if not url:
-        raise RuntimeError("no database URL: use `parking migrate` (starts embedded PostgreSQL) or set PARKING_DATABASE_URL")
+        raise RuntimeError(
+            "no database URL: use `parking migrate` (starts embedded PostgreSQL) or set PARKING_DATABASE_URL"
+        )
     return str(url)
 
 

@@ -60,8 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await repair(db, redis)
 
             await repair_job()  # warm the Redis mirror at start
-            scheduler.add_job(repair_job, "interval", seconds=settings.occupancy_repair_interval_s,
-                              id="occupancy-repair", max_instances=1, coalesce=True)
+            scheduler.add_job(
+                repair_job,
+                "interval",
+                seconds=settings.occupancy_repair_interval_s,
+                id="occupancy-repair",
+                max_instances=1,
+                coalesce=True,
+            )
             scheduler.start()
         log.info("parking.started", outbox_topics=outbox.registered_topics())
         try:

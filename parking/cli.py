@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -60,16 +61,19 @@ def run_migrations(db_url: str) -> None:
     command.upgrade(cfg, "head")
 
 
-async def _seed(db_url: str, settings: Settings) -> dict[str, object]:
-    from parking.demo.seed import seed_demo
+async def _seed(db_url: str, settings: Settings) -> dict[str, Any]:
+    from parking.demo.seed import read_tokens, seed_demo, write_tokens
     from parking.kit.db import make_engine, make_sessionmaker, transaction
 
+    path = settings.data_dir / "demo" / "lanes.json"
     engine = make_engine(db_url, 2)
     try:
         async with transaction(make_sessionmaker(engine)) as db:
-            return await seed_demo(db, settings.data_dir / "demo" / "lanes.json")
+            out = await seed_demo(db, read_tokens(path))
     finally:
         await engine.dispose()
+    write_tokens(path, out.pop("tokens"))  # after the commit: the file never names lanes that do not exist
+    return out
 
 
 @app.command()
@@ -96,8 +100,15 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
     # The factory reads PARKING_DATABASE_URL / PARKING_REDIS_URL, which `services` has set for worker processes.
-    uvicorn.run("parking.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=workers, log_level="warning", access_log=False)
+    uvicorn.run(
+        "parking.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @app.command()
@@ -165,7 +176,7 @@ def run(agents: bool = typer.Option(True, help="Start the demo lot's gate agents
                 procs.append(_spawn(cmd, logs / f"{name}.log"))
         typer.echo(
             f"\n  Parking platform on {settings.public_base_url}  (API docs: /docs, health: /health)\n"
-            f"  demo lots: {', '.join(str(lot['code']) for lot in seeded['lots'])}"  # type: ignore[index]
+            f"  demo lots: {', '.join(str(lot['code']) for lot in seeded['lots'])}"
             f" · logs in {logs} · Ctrl-C stops everything\n"
             + ("".join(f"  {line}\n" for line in launcher.describe(seeded)) if agents else ""),
             err=True,

@@ -91,8 +91,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def settings(db_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     port = free_port()
     return Settings(
-        database_url=db_url, redis_url=redis_url, port=port, public_base_url=f"http://127.0.0.1:{port}",
-        data_dir=tmp_path_factory.mktemp("data"), occupancy_repair_interval_s=3600, db_pool_size=10,
+        database_url=db_url,
+        redis_url=redis_url,
+        port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+        data_dir=tmp_path_factory.mktemp("data"),
+        occupancy_repair_interval_s=3600,
+        db_pool_size=10,
         log_level="WARNING",
     )
 

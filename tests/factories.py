@@ -57,12 +57,28 @@ async def make_lot(
 ) -> LotHandle:
     suffix = uuid.uuid4().hex[:10].upper()
     async with sm() as db:
-        op = Operator(id=uuid.uuid4(), code=f"OP-{suffix}", name="Test operator", address="Hà Nội",
-                      tax_code="0100000000", invoice_series_code="T" + suffix[:4], invoice_symbol_letters="TT")
+        op = Operator(
+            id=uuid.uuid4(),
+            code=f"OP-{suffix}",
+            name="Test operator",
+            address="Hà Nội",
+            tax_code="0100000000",
+            invoice_series_code="T" + suffix[:4],
+            invoice_symbol_letters="TT",
+        )
         db.add(op)
         await db.flush()
-        lot = Lot(id=uuid.uuid4(), operator_id=op.id, code=f"LOT-{suffix}", name="Test lot", address="Hà Nội",
-                  latitude=Decimal("21.03"), longitude=Decimal("105.85"), tariff_id=tariff_id, tariff_zone=zone)
+        lot = Lot(
+            id=uuid.uuid4(),
+            operator_id=op.id,
+            code=f"LOT-{suffix}",
+            name="Test lot",
+            address="Hà Nội",
+            latitude=Decimal("21.03"),
+            longitude=Decimal("105.85"),
+            tariff_id=tariff_id,
+            tariff_zone=zone,
+        )
         db.add(lot)
         await db.flush()
         for vclass, cap in capacities.items():
@@ -70,8 +86,14 @@ async def make_lot(
         handle = LotHandle(lot.id, lot.code, op.id)
         for code, direction, vclass in lanes:
             secret = new_secret()
-            lane = Lane(id=uuid.uuid4(), lot_id=lot.id, code=code, direction=direction, vehicle_class=vclass,
-                        credential_hash=hash_secret(secret))
+            lane = Lane(
+                id=uuid.uuid4(),
+                lot_id=lot.id,
+                code=code,
+                direction=direction,
+                vehicle_class=vclass,
+                credential_hash=hash_secret(secret),
+            )
             db.add(lane)
             handle.lanes[code] = LaneHandle(lane.id, code, direction, vclass, make_token(lane.id, secret))
         await db.commit()
@@ -83,8 +105,9 @@ def random_car_plate(rng: random.Random | None = None) -> str:
     return f"{rng.choice(PROVINCES)}{rng.choice(LETTERS)}-{rng.randint(100, 999)}.{rng.randint(10, 99)}"
 
 
-def event(kind: str, plate: str | None, *, confidence: float = 0.95, at: datetime | None = None,
-          **extra: Any) -> dict[str, Any]:
+def event(
+    kind: str, plate: str | None, *, confidence: float = 0.95, at: datetime | None = None, **extra: Any
+) -> dict[str, Any]:
     return {
         "event_id": str(uuid.uuid4()),
         "kind": kind,

@@ -8,5 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parking.models import AuditLog
 
 
-async def record(db: AsyncSession, *, actor: str, action: str, entity: str, entity_id: str, data: dict[str, Any]) -> None:
+async def record(
+    db: AsyncSession, *, actor: str, action: str, entity: str, entity_id: str, data: dict[str, Any]
+) -> None:
     await db.execute(insert(AuditLog).values(actor=actor, action=action, entity=entity, entity_id=entity_id, data=data))

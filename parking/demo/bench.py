@@ -17,22 +17,42 @@ async def create_bench_lots(db_url: str, n: int) -> list[dict[str, Any]]:
     try:
         async with transaction(make_sessionmaker(engine)) as db:
             tag = uuid.uuid4().hex[:6].upper()
-            op = Operator(id=uuid.uuid4(), code=f"BENCH-{tag}", name="Benchmark operator", address="Hà Nội",
-                          tax_code="0100000000", invoice_symbol_letters="BB")
+            op = Operator(
+                id=uuid.uuid4(),
+                code=f"BENCH-{tag}",
+                name="Benchmark operator",
+                address="Hà Nội",
+                tax_code="0100000000",
+                invoice_symbol_letters="BB",
+            )
             db.add(op)
             await db.flush()
             for i in range(n):
-                lot = Lot(id=uuid.uuid4(), operator_id=op.id, code=f"B{tag}-{i:03d}", name=f"Bench lot {i}",
-                          address="Hà Nội", latitude=Decimal("21.03"), longitude=Decimal("105.85"),
-                          tariff_id="hanoi-44-2017", tariff_zone="urban")
+                lot = Lot(
+                    id=uuid.uuid4(),
+                    operator_id=op.id,
+                    code=f"B{tag}-{i:03d}",
+                    name=f"Bench lot {i}",
+                    address="Hà Nội",
+                    latitude=Decimal("21.03"),
+                    longitude=Decimal("105.85"),
+                    tariff_id="hanoi-44-2017",
+                    tariff_zone="urban",
+                )
                 db.add(lot)
                 await db.flush()
                 db.add(LotCapacity(lot_id=lot.id, vehicle_class="car_small", capacity=1_000_000, occupied=0))
                 pair: dict[str, Any] = {"lot": lot.code}
                 for code, direction in (("E1", "entry"), ("X1", "exit")):
                     secret = new_secret()
-                    lane = Lane(id=uuid.uuid4(), lot_id=lot.id, code=code, direction=direction,
-                                vehicle_class="car_small", credential_hash=hash_secret(secret))
+                    lane = Lane(
+                        id=uuid.uuid4(),
+                        lot_id=lot.id,
+                        code=code,
+                        direction=direction,
+                        vehicle_class="car_small",
+                        credential_hash=hash_secret(secret),
+                    )
                     db.add(lane)
                     pair[direction] = make_token(lane.id, secret)
                 out.append(pair)

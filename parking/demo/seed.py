@@ -45,21 +45,46 @@ DEMO_OPERATOR = {
 
 DEMO_LOTS = (
     LotSpec(
-        "HK-CAR-01", "Bãi ô tô Lý Thái Tổ", "Lý Thái Tổ, phường Hoàn Kiếm, Hà Nội", "21.028511", "105.854164",
-        "hanoi-44-2017", "urban", {"car_small": 40, "car_large": 6},
+        "HK-CAR-01",
+        "Bãi ô tô Lý Thái Tổ",
+        "Lý Thái Tổ, phường Hoàn Kiếm, Hà Nội",
+        "21.028511",
+        "105.854164",
+        "hanoi-44-2017",
+        "urban",
+        {"car_small": 40, "car_large": 6},
         (("E1", "entry", "car_small"), ("X1", "exit", "car_small")),
     ),
     LotSpec(
-        "HK-MOTO-01", "Bãi xe máy Đinh Tiên Hoàng", "Đinh Tiên Hoàng, phường Hoàn Kiếm, Hà Nội", "21.030653", "105.852382",
-        "hanoi-44-2017", "urban", {"motorbike": 300, "bicycle": 40},
+        "HK-MOTO-01",
+        "Bãi xe máy Đinh Tiên Hoàng",
+        "Đinh Tiên Hoàng, phường Hoàn Kiếm, Hà Nội",
+        "21.030653",
+        "105.852382",
+        "hanoi-44-2017",
+        "urban",
+        {"motorbike": 300, "bicycle": 40},
         (("E1", "entry", "motorbike"), ("X1", "exit", "motorbike")),
     ),
 )
 
 
-async def seed_demo(db: AsyncSession, tokens_path: Path) -> dict[str, Any]:
-    """Create what is missing; return {lots: [...], lanes: [{lot, code, id, direction, vehicle_class, token}]}."""
-    known: dict[str, str] = json.loads(tokens_path.read_text()) if tokens_path.exists() else {}
+def read_tokens(path: Path) -> dict[str, str]:
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def write_tokens(path: Path, tokens: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(tokens, indent=2))
+    path.chmod(0o600)
+
+
+async def seed_demo(db: AsyncSession, known: dict[str, str]) -> dict[str, Any]:
+    """Create what is missing; return {lots, lanes: [{lot, code, id, direction, vehicle_class, token}], tokens}.
+
+    ``known`` maps "LOT/LANE" to the plain tokens from an earlier run; the caller stores the returned tokens.
+    """
+    known = dict(known)
     op = (await db.execute(select(Operator).where(Operator.code == DEMO_OPERATOR["code"]))).scalar_one_or_none()
     if op is None:
         op = Operator(id=uuid.uuid4(), **DEMO_OPERATOR)
@@ -70,9 +95,17 @@ async def seed_demo(db: AsyncSession, tokens_path: Path) -> dict[str, Any]:
     for spec in DEMO_LOTS:
         lot = (await db.execute(select(Lot).where(Lot.code == spec.code))).scalar_one_or_none()
         if lot is None:
-            lot = Lot(id=uuid.uuid4(), operator_id=op.id, code=spec.code, name=spec.name, address=spec.address,
-                      latitude=Decimal(spec.lat), longitude=Decimal(spec.lon), tariff_id=spec.tariff_id,
-                      tariff_zone=spec.zone)
+            lot = Lot(
+                id=uuid.uuid4(),
+                operator_id=op.id,
+                code=spec.code,
+                name=spec.name,
+                address=spec.address,
+                latitude=Decimal(spec.lat),
+                longitude=Decimal(spec.lon),
+                tariff_id=spec.tariff_id,
+                tariff_zone=spec.zone,
+            )
             db.add(lot)
             await db.flush()
             for vclass, cap in spec.capacities.items():
@@ -83,8 +116,14 @@ async def seed_demo(db: AsyncSession, tokens_path: Path) -> dict[str, Any]:
             token = known.get(f"{spec.code}/{code}")
             if lane is None:
                 secret = new_secret()
-                lane = Lane(id=uuid.uuid4(), lot_id=lot.id, code=code, direction=direction, vehicle_class=vclass,
-                            credential_hash=hash_secret(secret))
+                lane = Lane(
+                    id=uuid.uuid4(),
+                    lot_id=lot.id,
+                    code=code,
+                    direction=direction,
+                    vehicle_class=vclass,
+                    credential_hash=hash_secret(secret),
+                )
                 db.add(lane)
                 token = make_token(lane.id, secret)
             elif token is None or hash_secret(token.partition(".")[2]) != lane.credential_hash:
@@ -92,10 +131,15 @@ async def seed_demo(db: AsyncSession, tokens_path: Path) -> dict[str, Any]:
                 await db.execute(update(Lane).where(Lane.id == lane.id).values(credential_hash=hash_secret(secret)))
                 token = make_token(lane.id, secret)
             known[f"{spec.code}/{code}"] = token
-            lanes_out.append({"lot": spec.code, "code": code, "id": str(lane.id), "direction": direction,
-                              "vehicle_class": vclass, "token": token})
+            lanes_out.append(
+                {
+                    "lot": spec.code,
+                    "code": code,
+                    "id": str(lane.id),
+                    "direction": direction,
+                    "vehicle_class": vclass,
+                    "token": token,
+                }
+            )
     await db.flush()
-    tokens_path.parent.mkdir(parents=True, exist_ok=True)
-    tokens_path.write_text(json.dumps(known, indent=2))
-    tokens_path.chmod(0o600)
-    return {"operator": op.code, "lots": lots_out, "lanes": lanes_out}
+    return {"operator": op.code, "lots": lots_out, "lanes": lanes_out, "tokens": known}

@@ -30,8 +30,10 @@ Auth = Annotated[str | None, Header(alias="Authorization")]
 def _rules(state: State) -> service.GateRules:
     s = state.settings
     return service.GateRules(
-        min_confidence=s.min_plate_confidence, max_future_skew_s=s.max_future_skew_s,
-        max_event_age_days=s.max_event_age_days, max_image_bytes=s.max_image_bytes,
+        min_confidence=s.min_plate_confidence,
+        max_future_skew_s=s.max_future_skew_s,
+        max_event_age_days=s.max_event_age_days,
+        max_image_bytes=s.max_image_bytes,
         public_base_url=s.public_base_url,
     )
 
@@ -60,10 +62,14 @@ async def heartbeat(hb: HeartbeatIn, db: DB, state: State, authorization: Auth =
     body = hb.model_dump(mode="json")
     await db.execute(update(Lane).where(Lane.id == lane.id).values(last_seen_at=now, last_heartbeat=body))
     await db.commit()
-    await state.redis.set(f"lane:{lane.id}:hb", orjson.dumps({**body, "at": now.isoformat()}).decode(),
-                          ex=state.settings.lane_offline_after_s)
-    return HeartbeatOut(server_time=now, lane={"id": str(lane.id), "code": lane.code, "lot": lane.lot_code,
-                                               "direction": lane.direction})
+    await state.redis.set(
+        f"lane:{lane.id}:hb",
+        orjson.dumps({**body, "at": now.isoformat()}).decode(),
+        ex=state.settings.lane_offline_after_s,
+    )
+    return HeartbeatOut(
+        server_time=now, lane={"id": str(lane.id), "code": lane.code, "lot": lane.lot_code, "direction": lane.direction}
+    )
 
 
 @router.get("/cache", summary="What the lane needs to keep working offline")
@@ -72,23 +78,25 @@ async def offline_cache(db: DB, state: State, authorization: Auth = None) -> dic
     cache = await exit_hook.offline_cache(db, lot_id=lane.lot_id)
     snap = await lot_snapshot(db, state.redis, lane.lot_id)
     full = {c: v["full"] for lot in snap for c, v in lot["classes"].items()}
-    return {**cache, "lot": {"id": str(lane.lot_id), "code": lane.lot_code, "full": full},
-            "generated_at": datetime.now(UTC).isoformat()}
+    return {
+        **cache,
+        "lot": {"id": str(lane.lot_id), "code": lane.lot_code, "full": full},
+        "generated_at": datetime.now(UTC).isoformat(),
+    }
 
 
 @router.get("/sessions/{session_id}", response_model=SessionStatus)
 async def session_status(session_id: uuid.UUID, db: DB, state: State, authorization: Auth = None) -> SessionStatus:
     lane = await _lane(db, state, authorization)
-    row = (
-        await db.execute(select(ParkingSession).where(ParkingSession.id == session_id))
-    ).scalar_one_or_none()
+    row = (await db.execute(select(ParkingSession).where(ParkingSession.id == session_id))).scalar_one_or_none()
     if row is None or row.lot_id != lane.lot_id:
         raise AppError("session_not_found", f"No session {session_id} in lot {lane.lot_code}.", 404)
     action = None
     if row.status == "closed":
         action = "open" if row.payment_status in {"paid", "free", "charging", "deferred"} else "pay"
-    return SessionStatus(session_id=row.id, status=row.status, payment_status=row.payment_status, action=action,
-                         fee_vnd=row.fee_vnd)
+    return SessionStatus(
+        session_id=row.id, status=row.status, payment_status=row.payment_status, action=action, fee_vnd=row.fee_vnd
+    )
 
 
 @router.get("/events/{event_id}", response_model=GateDecision, summary="The answer given to an event")

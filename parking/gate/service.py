@@ -91,10 +91,15 @@ def validate(ev: GateEventIn, lane: LaneInfo, rules: GateRules, now: datetime) -
             f"captured_at {ev.captured_at.isoformat()} is older than {rules.max_event_age_days} days.",
             422,
         )
-    if ev.vehicle_class and ev.vehicle_class != lane.vehicle_class and {ev.vehicle_class, lane.vehicle_class} - {
-        "car_small",
-        "car_large",
-    }:
+    if (
+        ev.vehicle_class
+        and ev.vehicle_class != lane.vehicle_class
+        and {ev.vehicle_class, lane.vehicle_class}
+        - {
+            "car_small",
+            "car_large",
+        }
+    ):
         raise AppError(
             "wrong_vehicle_class",
             f"Lane {lane.code} serves {lane.vehicle_class}; it cannot admit a {ev.vehicle_class}.",
@@ -115,7 +120,9 @@ def validate(ev: GateEventIn, lane: LaneInfo, rules: GateRules, now: datetime) -
     if ev.image_jpeg_b64:
         if len(ev.image_jpeg_b64) > (rules.max_image_bytes * 4) // 3 + 8:
             raise AppError(
-                "image_too_large", f"The image is larger than {rules.max_image_bytes // 1024} KiB.", 413,
+                "image_too_large",
+                f"The image is larger than {rules.max_image_bytes // 1024} KiB.",
+                413,
                 {"max_bytes": rules.max_image_bytes},
             )
         try:
@@ -124,7 +131,9 @@ def validate(ev: GateEventIn, lane: LaneInfo, rules: GateRules, now: datetime) -
             raise AppError("bad_image", "image_jpeg_b64 is not valid base64.", 422) from None
         if len(image) > rules.max_image_bytes:
             raise AppError(
-                "image_too_large", f"The image is larger than {rules.max_image_bytes // 1024} KiB.", 413,
+                "image_too_large",
+                f"The image is larger than {rules.max_image_bytes // 1024} KiB.",
+                413,
                 {"max_bytes": rules.max_image_bytes, "bytes": len(image)},
             )
     return plate, image
@@ -157,9 +166,18 @@ async def handle_event(
         await db.execute(
             insert(GateEvent)
             .values(
-                id=ev.event_id, lane_id=lane.id, lot_id=lane.lot_id, kind=ev.kind, plate_read=ev.plate, plate=plate,
-                confidence=ev.confidence, vehicle_class=vclass, captured_at=ev.captured_at,
-                offline_action=ev.offline_action, request_hash=rhash, has_image=image is not None,
+                id=ev.event_id,
+                lane_id=lane.id,
+                lot_id=lane.lot_id,
+                kind=ev.kind,
+                plate_read=ev.plate,
+                plate=plate,
+                confidence=ev.confidence,
+                vehicle_class=vclass,
+                captured_at=ev.captured_at,
+                offline_action=ev.offline_action,
+                request_hash=rhash,
+                has_image=image is not None,
             )
             .on_conflict_do_nothing(index_elements=["id"])
             .returning(GateEvent.id)
@@ -174,9 +192,7 @@ async def handle_event(
     if plate is not None:
         # Serialise events of one plate in one lot (two entries, or an entry racing its exit): the second
         # then sees the first's committed session instead of colliding with it on the unique index.
-        await db.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(f"{lane.lot_id}:{plate}", 0)))
-        )
+        await db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{lane.lot_id}:{plate}", 0))))
 
     effects = Effects()
     if ev.kind == "entry":
@@ -192,8 +208,15 @@ async def handle_event(
     effects.publish.append(
         (
             f"lot:{lane.lot_id}:events",
-            {"event_id": str(ev.event_id), "lane": lane.code, "kind": ev.kind, "plate": plate,
-             "action": decision.action, "flags": decision.flags, "at": ev.captured_at.isoformat()},
+            {
+                "event_id": str(ev.event_id),
+                "lane": lane.code,
+                "kind": ev.kind,
+                "plate": plate,
+                "action": decision.action,
+                "flags": decision.flags,
+                "at": ev.captured_at.isoformat(),
+            },
         )
     )
     return Outcome(decision, effects, False)
@@ -204,14 +227,23 @@ def _low_confidence(ev: GateEventIn, plate: str | None, rules: GateRules) -> boo
 
 
 async def _entry(
-    db: AsyncSession, ev: GateEventIn, lane: LaneInfo, rules: GateRules, plate: str | None, vclass: str,
+    db: AsyncSession,
+    ev: GateEventIn,
+    lane: LaneInfo,
+    rules: GateRules,
+    plate: str | None,
+    vclass: str,
     effects: Effects,
 ) -> GateDecision:
     if _low_confidence(ev, plate, rules) and ev.offline_action is None:
         return GateDecision(
-            event_id=ev.event_id, session_id=None, action="attendant",
-            display=Display(title="Vui lòng chờ nhân viên / Please wait for the attendant",
-                            lines=["Không đọc được biển số / Plate not read"]),
+            event_id=ev.event_id,
+            session_id=None,
+            action="attendant",
+            display=Display(
+                title="Vui lòng chờ nhân viên / Please wait for the attendant",
+                lines=["Không đọc được biển số / Plate not read"],
+            ),
             flags=["plate_unreadable"],
         )
     flags: list[str] = []
@@ -225,10 +257,15 @@ async def _entry(
         stale = (
             await db.execute(
                 update(ParkingSession)
-                .where(ParkingSession.lot_id == lane.lot_id, ParkingSession.plate == plate, ParkingSession.status == "open")
+                .where(
+                    ParkingSession.lot_id == lane.lot_id, ParkingSession.plate == plate, ParkingSession.status == "open"
+                )
                 .values(
-                    status="closed", flags=func.array_append(ParkingSession.flags, "exit_missing"),
-                    review_status="pending", review_reason="re-entered without an exit", updated_at=func.now(),
+                    status="closed",
+                    flags=func.array_append(ParkingSession.flags, "exit_missing"),
+                    review_status="pending",
+                    review_reason="re-entered without an exit",
+                    updated_at=func.now(),
                 )
                 .returning(ParkingSession.id, ParkingSession.vehicle_class)
             )
@@ -258,16 +295,22 @@ async def _entry(
     if occ is None:
         cap = (
             await db.execute(
-                select(LotCapacity.capacity).where(LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == vclass)
+                select(LotCapacity.capacity).where(
+                    LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == vclass
+                )
             )
         ).scalar_one_or_none()
         if cap is None:
             raise AppError("vehicle_class_not_served", f"Lot {lane.lot_code} has no spaces for {vclass}.", 422)
         if ev.offline_action is None:
             return GateDecision(
-                event_id=ev.event_id, session_id=None, action="refuse",
-                display=Display(title="Bãi đã đầy / Lot full",
-                                lines=[f"Hết chỗ cho {vclass} ({cap}/{cap})", "Please try another lot"]),
+                event_id=ev.event_id,
+                session_id=None,
+                action="refuse",
+                display=Display(
+                    title="Bãi đã đầy / Lot full",
+                    lines=[f"Hết chỗ cho {vclass} ({cap}/{cap})", "Please try another lot"],
+                ),
                 flags=["lot_full"],
             )
         # The car is already inside (the lane opened offline): record the fact even above capacity.
@@ -284,21 +327,36 @@ async def _entry(
         flags.append("opened_offline")
     await db.execute(
         insert(ParkingSession).values(
-            id=session_id, lot_id=lane.lot_id, vehicle_class=vclass, plate=plate, status="open",
-            entry_event_id=ev.event_id, entry_at=ev.captured_at, flags=flags,
+            id=session_id,
+            lot_id=lane.lot_id,
+            vehicle_class=vclass,
+            plate=plate,
+            status="open",
+            entry_event_id=ev.event_id,
+            entry_at=ev.captured_at,
+            flags=flags,
             review_status="pending" if "plate_unreadable" in flags else "none",
         )
     )
-    await audit(db, actor=f"lane:{lane.code}", action="session.open", entity="parking_session",
-                entity_id=str(session_id), data={"plate": plate, "event_id": str(ev.event_id)})
+    await audit(
+        db,
+        actor=f"lane:{lane.code}",
+        action="session.open",
+        entity="parking_session",
+        entity_id=str(session_id),
+        data={"plate": plate, "event_id": str(ev.event_id)},
+    )
     lines = [vnplate.parse(plate).canonical if plate and vnplate.parse(plate) else "?"]  # type: ignore[union-attr]
     notice = await exit_hook.entry_notice(db, lot_id=lane.lot_id, plate_norm=plate) if plate else None
     if notice:
         flags.append("has_debt")
         lines.append(notice)
     return GateDecision(
-        event_id=ev.event_id, session_id=session_id, action="open",
-        display=Display(title="Xin chào / Welcome", lines=lines), flags=flags,
+        event_id=ev.event_id,
+        session_id=session_id,
+        action="open",
+        display=Display(title="Xin chào / Welcome", lines=lines),
+        flags=flags,
     )
 
 
@@ -321,9 +379,7 @@ async def _find_open_session(
                 ParkingSession.lot_id == lane.lot_id,
                 ParkingSession.status == "open",
                 ParkingSession.plate.is_not(None),
-                ParkingSession.vehicle_class.in_(
-                    ["car_small", "car_large"] if vclass.startswith("car") else [vclass]
-                ),
+                ParkingSession.vehicle_class.in_(["car_small", "car_large"] if vclass.startswith("car") else [vclass]),
             )
         )
     ).scalars()
@@ -333,8 +389,13 @@ async def _find_open_session(
     sess = (
         await db.execute(
             select(ParkingSession)
-            .where(and_(ParkingSession.lot_id == lane.lot_id, ParkingSession.plate == m.plate,
-                        ParkingSession.status == "open"))
+            .where(
+                and_(
+                    ParkingSession.lot_id == lane.lot_id,
+                    ParkingSession.plate == m.plate,
+                    ParkingSession.status == "open",
+                )
+            )
             .with_for_update()
         )
     ).scalar_one_or_none()
@@ -342,15 +403,25 @@ async def _find_open_session(
 
 
 async def _exit(
-    db: AsyncSession, ev: GateEventIn, lane: LaneInfo, rules: GateRules, tariffs: fees.TariffSource,
-    plate: str | None, vclass: str, effects: Effects,
+    db: AsyncSession,
+    ev: GateEventIn,
+    lane: LaneInfo,
+    rules: GateRules,
+    tariffs: fees.TariffSource,
+    plate: str | None,
+    vclass: str,
+    effects: Effects,
 ) -> GateDecision:
     offline = ev.offline_action == "opened"
     if _low_confidence(ev, plate, rules) and not offline:
         return GateDecision(
-            event_id=ev.event_id, session_id=None, action="attendant",
-            display=Display(title="Vui lòng chờ nhân viên / Please wait for the attendant",
-                            lines=["Không đọc được biển số / Plate not read"]),
+            event_id=ev.event_id,
+            session_id=None,
+            action="attendant",
+            display=Display(
+                title="Vui lòng chờ nhân viên / Please wait for the attendant",
+                lines=["Không đọc được biển số / Plate not read"],
+            ),
             flags=["plate_unreadable"],
         )
     flags: list[str] = ["opened_offline"] if offline else []
@@ -362,17 +433,35 @@ async def _exit(
         flags.append("unknown_entry")
         await db.execute(
             insert(ParkingSession).values(
-                id=session_id, lot_id=lane.lot_id, vehicle_class=vclass, plate=None, exit_plate=plate,
-                status="closed", exit_event_id=ev.event_id, exit_at=ev.captured_at, flags=flags,
-                review_status="pending", review_reason="exit without a matching entry",
+                id=session_id,
+                lot_id=lane.lot_id,
+                vehicle_class=vclass,
+                plate=None,
+                exit_plate=plate,
+                status="closed",
+                exit_event_id=ev.event_id,
+                exit_at=ev.captured_at,
+                flags=flags,
+                review_status="pending",
+                review_reason="exit without a matching entry",
             )
         )
-        await audit(db, actor=f"lane:{lane.code}", action="session.unknown_entry", entity="parking_session",
-                    entity_id=str(session_id), data={"plate": plate, "event_id": str(ev.event_id)})
+        await audit(
+            db,
+            actor=f"lane:{lane.code}",
+            action="session.unknown_entry",
+            entity="parking_session",
+            entity_id=str(session_id),
+            data={"plate": plate, "event_id": str(ev.event_id)},
+        )
         return GateDecision(
-            event_id=ev.event_id, session_id=session_id, action="open" if offline else "attendant",
-            display=Display(title="Vui lòng chờ nhân viên / Please wait for the attendant",
-                            lines=["Không tìm thấy lượt vào / No entry found for this plate"]),
+            event_id=ev.event_id,
+            session_id=session_id,
+            action="open" if offline else "attendant",
+            display=Display(
+                title="Vui lòng chờ nhân viên / Please wait for the attendant",
+                lines=["Không tìm thấy lượt vào / No entry found for this plate"],
+            ),
             flags=flags,
         )
 
@@ -392,13 +481,17 @@ async def _exit(
         update(ParkingSession)
         .where(ParkingSession.id == sess.id)
         .values(
-            status="closed", exit_event_id=ev.event_id, exit_at=ev.captured_at,
+            status="closed",
+            exit_event_id=ev.event_id,
+            exit_at=ev.captured_at,
             exit_plate=plate if matched != plate else None,
             flags=list(dict.fromkeys([*sess.flags, *flags])),
             review_status="pending" if review_reason or fee is None else sess.review_status,
             review_reason=review_reason or sess.review_reason,
-            fee_vnd=fee.total_vnd if fee else None, fee_lines=fee.lines if fee else None,
-            tariff_id=fee.tariff_id if fee else None, tariff_version=fee.tariff_version if fee else None,
+            fee_vnd=fee.total_vnd if fee else None,
+            fee_lines=fee.lines if fee else None,
+            tariff_id=fee.tariff_id if fee else None,
+            tariff_version=fee.tariff_version if fee else None,
             updated_at=func.now(),
         )
     )
@@ -408,23 +501,42 @@ async def _exit(
         .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
     )
     effects.occupancy.append((lane.lot_id, sess.vehicle_class, -1))
-    await audit(db, actor=f"lane:{lane.code}", action="session.close", entity="parking_session",
-                entity_id=str(sess.id),
-                data={"plate": plate, "matched": matched, "fee_vnd": fee.total_vnd if fee else None,
-                      "event_id": str(ev.event_id)})
+    await audit(
+        db,
+        actor=f"lane:{lane.code}",
+        action="session.close",
+        entity="parking_session",
+        entity_id=str(sess.id),
+        data={
+            "plate": plate,
+            "matched": matched,
+            "fee_vnd": fee.total_vnd if fee else None,
+            "event_id": str(ev.event_id),
+        },
+    )
 
     if fee is None:
         return GateDecision(
-            event_id=ev.event_id, session_id=sess.id, action="open" if offline else "attendant",
-            display=Display(title="Vui lòng chờ nhân viên / Please wait for the attendant",
-                            lines=["Không tính được phí / Fee could not be computed"]),
+            event_id=ev.event_id,
+            session_id=sess.id,
+            action="open" if offline else "attendant",
+            display=Display(
+                title="Vui lòng chờ nhân viên / Please wait for the attendant",
+                lines=["Không tính được phí / Fee could not be computed"],
+            ),
             flags=flags,
         )
     pay = await exit_hook.decide_exit(
         db,
         exit_hook.ExitContext(
-            session_id=sess.id, lot_id=lane.lot_id, lane_id=lane.id, plate_norm=sess.plate,
-            vehicle_class=sess.vehicle_class, fee_vnd=fee.total_vnd, exited_at=ev.captured_at, offline=offline,
+            session_id=sess.id,
+            lot_id=lane.lot_id,
+            lane_id=lane.id,
+            plate_norm=sess.plate,
+            vehicle_class=sess.vehicle_class,
+            fee_vnd=fee.total_vnd,
+            exited_at=ev.captured_at,
+            offline=offline,
         ),
     )
     await db.execute(
@@ -434,7 +546,12 @@ async def _exit(
     payment = PaymentInfo(**pay.payment) if pay.payment else None
     receipt = pay.payment.get("receipt_url") if pay.payment else None
     return GateDecision(
-        event_id=ev.event_id, session_id=sess.id, action=action,  # type: ignore[arg-type]
+        event_id=ev.event_id,
+        session_id=sess.id,
+        action=action,
         display=Display(title=pay.display_title, lines=[_fmt_vnd(fee.total_vnd), *pay.display_lines]),
-        fee_vnd=fee.total_vnd, payment=payment, receipt_url=receipt, flags=[*flags, *pay.flags],
+        fee_vnd=fee.total_vnd,
+        payment=payment,
+        receipt_url=receipt,
+        flags=[*flags, *pay.flags],
     )

@@ -20,8 +20,12 @@ async def health(state: State) -> JSONResponse:
         async with state.engine.connect() as conn:
             version = (await conn.execute(text("SHOW server_version"))).scalar_one()
             head = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
-        checks["database"] = {"status": "up", "version": version, "migration": head,
-                              "latency_ms": round((time.perf_counter() - t0) * 1000, 1)}
+        checks["database"] = {
+            "status": "up",
+            "version": version,
+            "migration": head,
+            "latency_ms": round((time.perf_counter() - t0) * 1000, 1),
+        }
     except Exception as exc:
         checks["database"] = {"status": "down", "error": str(exc)[:300]}
     t1 = time.perf_counter()

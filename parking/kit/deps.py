@@ -26,7 +26,8 @@ class AppState:
 
 
 def get_state(request: Request) -> AppState:
-    return request.app.state.parking  # type: ignore[no-any-return]
+    state: AppState = request.app.state.parking
+    return state
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:

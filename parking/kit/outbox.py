@@ -58,9 +58,7 @@ def registered_topics() -> list[str]:
     return sorted(_HANDLERS)
 
 
-async def enqueue(
-    db: AsyncSession, topic: str, payload: dict[str, Any], key: str, delay_s: float = 0.0
-) -> None:
+async def enqueue(db: AsyncSession, topic: str, payload: dict[str, Any], key: str, delay_s: float = 0.0) -> None:
     """Add a message in the caller's transaction. The same key twice is a no-op (idempotent enqueue)."""
     values: dict[str, Any] = {"topic": topic, "payload": payload, "key": key}
     if delay_s:

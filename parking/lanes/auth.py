@@ -60,7 +60,9 @@ class LaneCache:
             return hit[1]
         row = (
             await db.execute(
-                select(Lane, Lot.code, Lot.tariff_id, Lot.tariff_zone).join(Lot, Lot.id == Lane.lot_id).where(Lane.id == lane_id)
+                select(Lane, Lot.code, Lot.tariff_id, Lot.tariff_zone)
+                .join(Lot, Lot.id == Lane.lot_id)
+                .where(Lane.id == lane_id)
             )
         ).one_or_none()
         if row is None:
@@ -68,8 +70,16 @@ class LaneCache:
             return None
         lane, lot_code, tariff_id, zone = row
         info = LaneInfo(
-            lane.id, lane.code, lane.lot_id, lot_code, lane.direction, lane.vehicle_class, tariff_id, zone,
-            lane.credential_hash, lane.enabled,
+            lane.id,
+            lane.code,
+            lane.lot_id,
+            lot_code,
+            lane.direction,
+            lane.vehicle_class,
+            tariff_id,
+            zone,
+            lane.credential_hash,
+            lane.enabled,
         )
         self._items[lane_id] = (now, info)
         return info
@@ -80,13 +90,17 @@ class LaneCache:
 
 async def authenticate(db: AsyncSession, cache: LaneCache, authorization: str | None) -> LaneInfo:
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise AppError("missing_credential", "This endpoint needs the lane's credential: 'Authorization: Bearer <token>'.", 401)
+        raise AppError(
+            "missing_credential", "This endpoint needs the lane's credential: 'Authorization: Bearer <token>'.", 401
+        )
     token = authorization[7:].strip()
     lane_part, _, secret = token.partition(".")
     try:
         lane_id = uuid.UUID(lane_part)
     except ValueError:
-        raise AppError("unknown_lane", "The credential does not name a lane (expected '<lane_id>.<secret>').", 401) from None
+        raise AppError(
+            "unknown_lane", "The credential does not name a lane (expected '<lane_id>.<secret>').", 401
+        ) from None
     lane = await cache.get(db, lane_id)
     if lane is None:
         raise AppError("unknown_lane", f"No lane {lane_id} is registered.", 401, {"lane_id": str(lane_id)})

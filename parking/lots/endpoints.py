@@ -28,9 +28,14 @@ async def list_lots(db: DB, state: State) -> dict[str, Any]:
     return {
         "lots": [
             {
-                "id": str(lot.id), "code": lot.code, "name": lot.name, "address": lot.address,
-                "latitude": float(lot.latitude), "longitude": float(lot.longitude),
-                "tariff_id": lot.tariff_id, "tariff_zone": lot.tariff_zone,
+                "id": str(lot.id),
+                "code": lot.code,
+                "name": lot.name,
+                "address": lot.address,
+                "latitude": float(lot.latitude),
+                "longitude": float(lot.longitude),
+                "tariff_id": lot.tariff_id,
+                "tariff_zone": lot.tariff_zone,
                 "occupancy": occ.get(str(lot.id), {}).get("classes", {}),
             }
             for lot in lots
@@ -76,14 +81,22 @@ async def occupancy_stream(request: Request, db: DB, state: State) -> EventSourc
 
 @router.get("/v1/lanes", summary="Lanes with their online status (from heartbeats)")
 async def lanes(db: DB, state: State) -> dict[str, Any]:
-    rows = (await db.execute(select(Lane, Lot.code).join(Lot, Lot.id == Lane.lot_id).order_by(Lot.code, Lane.code))).all()
+    rows = (
+        await db.execute(select(Lane, Lot.code).join(Lot, Lot.id == Lane.lot_id).order_by(Lot.code, Lane.code))
+    ).all()
     out = []
     for lane, lot_code in rows:
         hb = await state.redis.get(f"lane:{lane.id}:hb")
-        out.append({
-            "id": str(lane.id), "lot": lot_code, "code": lane.code, "direction": lane.direction,
-            "vehicle_class": lane.vehicle_class, "online": hb is not None,
-            "last_seen_at": lane.last_seen_at.isoformat() if lane.last_seen_at else None,
-            "heartbeat": orjson.loads(hb) if hb else lane.last_heartbeat,
-        })
+        out.append(
+            {
+                "id": str(lane.id),
+                "lot": lot_code,
+                "code": lane.code,
+                "direction": lane.direction,
+                "vehicle_class": lane.vehicle_class,
+                "online": hb is not None,
+                "last_seen_at": lane.last_seen_at.isoformat() if lane.last_seen_at else None,
+                "heartbeat": orjson.loads(hb) if hb else lane.last_heartbeat,
+            }
+        )
     return {"lanes": out, "online": sum(1 for lane in out if lane["online"])}

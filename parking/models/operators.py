@@ -66,9 +66,7 @@ class LotCapacity(Base):
     __table_args__ = (
         CheckConstraint("capacity >= 0", name="capacity_nonnegative"),
         CheckConstraint("occupied >= 0", name="occupied_nonnegative"),
-        CheckConstraint(
-            "vehicle_class IN ('bicycle','motorbike','car_small','car_large')", name="vehicle_class_known"
-        ),
+        CheckConstraint("vehicle_class IN ('bicycle','motorbike','car_small','car_large')", name="vehicle_class_known"),
     )
 
 
@@ -92,4 +90,4 @@ class Lane(Base):
     )
 
 
-__all__ = ["VEHICLE_CLASSES", "Lane", "Lot", "LotCapacity", "Operator", "UUID"]
+__all__ = ["UUID", "VEHICLE_CLASSES", "Lane", "Lot", "LotCapacity", "Operator"]

@@ -47,7 +47,7 @@ async def lot_snapshot(db: AsyncSession, redis: Redis | None, lot_id: uuid.UUID 
     if lot_id is not None:
         q = q.where(Lot.id == lot_id)
     rows = (await db.execute(q.order_by(Lot.code, LotCapacity.vehicle_class))).all()
-    cached: dict[str, dict[str, str]] = {}
+    cached: dict[str, dict[Any, Any]] = {}
     if redis is not None:
         for lid in {str(r.id) for r in rows}:
             cached[lid] = await redis.hgetall(_key(lid))
@@ -100,8 +100,13 @@ async def repair(db: AsyncSession, redis: Redis | None) -> int:
         per_lot[cap.lot_id] = per_lot.get(cap.lot_id, 0) + truth
         if cap.occupied != truth:
             fixes += 1
-            log.warning("occupancy.pg_drift", lot_id=str(cap.lot_id), vclass=cap.vehicle_class,
-                        counter=cap.occupied, truth=truth)
+            log.warning(
+                "occupancy.pg_drift",
+                lot_id=str(cap.lot_id),
+                vclass=cap.vehicle_class,
+                counter=cap.occupied,
+                truth=truth,
+            )
             await db.execute(
                 update(LotCapacity)
                 .where(LotCapacity.lot_id == cap.lot_id, LotCapacity.vehicle_class == cap.vehicle_class)
@@ -112,8 +117,13 @@ async def repair(db: AsyncSession, redis: Redis | None) -> int:
             if live is None or int(live) != truth:
                 if live is not None:
                     fixes += 1
-                    log.warning("occupancy.redis_drift", lot_id=str(cap.lot_id), vclass=cap.vehicle_class,
-                                redis=live, truth=truth)
+                    log.warning(
+                        "occupancy.redis_drift",
+                        lot_id=str(cap.lot_id),
+                        vclass=cap.vehicle_class,
+                        redis=live,
+                        truth=truth,
+                    )
                 await redis.hset(_key(cap.lot_id), cap.vehicle_class, truth)
     for lid, n in per_lot.items():
         OPEN_SESSIONS.labels(str(lid)).set(n)

@@ -44,19 +44,22 @@ async def what_if(
     entry: str = Query(..., description="ISO 8601 with a UTC offset", examples=["2026-11-22T07:00:00+07:00"]),
     exit: str = Query(..., description="ISO 8601 with a UTC offset", examples=["2026-11-22T19:30:00+07:00"]),
 ) -> dict[str, Any]:
-    return _quote(state, tariff_id=tariff, zone=zone, vehicle=vehicle, entry=_instant(entry, "entry"),
-                  exit=_instant(exit, "exit"))
+    return _quote(
+        state, tariff_id=tariff, zone=zone, vehicle=vehicle, entry=_instant(entry, "entry"), exit=_instant(exit, "exit")
+    )
 
 
 @router.get("/v1/lots/{lot_id}/quote", summary="What-if quote at a lot's own tariff")
-async def lot_quote(lot_id: uuid.UUID, db: DB, state: State, vehicle: str, entry: str,
-                    exit: str | None = None) -> dict[str, Any]:
+async def lot_quote(
+    lot_id: uuid.UUID, db: DB, state: State, vehicle: str, entry: str, exit: str | None = None
+) -> dict[str, Any]:
     lot = (await db.execute(select(Lot).where(Lot.id == lot_id))).scalar_one_or_none()
     if lot is None:
         raise AppError("lot_not_found", f"No lot {lot_id}.", 404)
     end = _instant(exit, "exit") if exit else datetime.now(UTC)
-    return _quote(state, tariff_id=lot.tariff_id, zone=lot.tariff_zone, vehicle=vehicle,
-                  entry=_instant(entry, "entry"), exit=end)
+    return _quote(
+        state, tariff_id=lot.tariff_id, zone=lot.tariff_zone, vehicle=vehicle, entry=_instant(entry, "entry"), exit=end
+    )
 
 
 @router.get("/v1/sessions/{session_id}/fee", summary="Fee so far of an open session (or the final fee)")
@@ -71,15 +74,32 @@ async def session_fee(session_id: uuid.UUID, db: DB, state: State) -> dict[str, 
     if row is None:
         raise AppError("session_not_found", f"No session {session_id}.", 404)
     sess, tariff_id, zone, lot_code = row
-    base = {"session_id": str(sess.id), "lot": lot_code, "status": sess.status, "plate": sess.plate,
-            "entry_at": sess.entry_at.isoformat() if sess.entry_at else None}
+    base = {
+        "session_id": str(sess.id),
+        "lot": lot_code,
+        "status": sess.status,
+        "plate": sess.plate,
+        "entry_at": sess.entry_at.isoformat() if sess.entry_at else None,
+    }
     if sess.status == "closed":
-        return {**base, "final": True, "total_vnd": sess.fee_vnd, "lines": sess.fee_lines,
-                "tariff_id": sess.tariff_id, "tariff_version": sess.tariff_version,
-                "exit_at": sess.exit_at.isoformat() if sess.exit_at else None}
+        return {
+            **base,
+            "final": True,
+            "total_vnd": sess.fee_vnd,
+            "lines": sess.fee_lines,
+            "tariff_id": sess.tariff_id,
+            "tariff_version": sess.tariff_version,
+            "exit_at": sess.exit_at.isoformat() if sess.exit_at else None,
+        }
     if sess.entry_at is None:
         raise AppError("fee_unknown", "This session has no known entry time; an attendant sets its fee.", 409)
     now = datetime.now(UTC)
-    q = _quote(state, tariff_id=tariff_id, zone=zone, vehicle=sess.vehicle_class, entry=sess.entry_at,
-               exit=max(now, sess.entry_at))
+    q = _quote(
+        state,
+        tariff_id=tariff_id,
+        zone=zone,
+        vehicle=sess.vehicle_class,
+        entry=sess.entry_at,
+        exit=max(now, sess.entry_at),
+    )
     return {**base, "final": False, "as_of": now.isoformat(), **q}

@@ -35,10 +35,19 @@ def compute(
 ) -> Fee | None:
     """The fee, or None when the stay cannot be priced (the session is then flagged for a person)."""
     try:
-        q = quote(book, tariff_id=lane.tariff_id, zone=lane.tariff_zone, vehicle_class=vehicle_class,
-                  entry=entry, exit=max(entry, exit), pass_=pass_)
+        q = quote(
+            book,
+            tariff_id=lane.tariff_id,
+            zone=lane.tariff_zone,
+            vehicle_class=vehicle_class,
+            entry=entry,
+            exit=max(entry, exit),
+            pass_=pass_,
+        )
     except PricingError as exc:
         log.warning("fee.unpriceable", lane=lane.code, error=str(exc))
         return None
     d = q.to_dict()
-    return Fee(q.total_vnd, list(d.get("lines", [])), q.tariff_id, str(q.tariff_version), d)
+    lines = d.get("lines", [])
+    assert isinstance(lines, list)
+    return Fee(q.total_vnd, lines, q.tariff_id, str(q.tariff_version), d)

@@ -40,14 +40,18 @@ async def test_missing_credential(client: httpx.AsyncClient) -> None:
 
 async def test_unknown_lane(client: httpx.AsyncClient) -> None:
     headers = {"Authorization": f"Bearer {uuid.uuid4()}.whatever"}
-    _assert_error(await client.post("/v1/gate/events", json=event("entry", "30A-123.45"), headers=headers), 401,
-                  "unknown_lane")
+    _assert_error(
+        await client.post("/v1/gate/events", json=event("entry", "30A-123.45"), headers=headers), 401, "unknown_lane"
+    )
 
 
 async def test_wrong_credential(client: httpx.AsyncClient, lot: LotHandle) -> None:
     headers = {"Authorization": f"Bearer {lot.entry.id}.not-the-secret"}
-    err = _assert_error(await client.post("/v1/gate/events", json=event("entry", "30A-123.45"), headers=headers), 401,
-                        "wrong_credential")
+    err = _assert_error(
+        await client.post("/v1/gate/events", json=event("entry", "30A-123.45"), headers=headers),
+        401,
+        "wrong_credential",
+    )
     assert "E1" in err["message"]
 
 
@@ -84,8 +88,12 @@ async def test_lane_of_another_lot_cannot_read_this_lots_sessions(
     ],
 )
 async def test_bad_event_is_refused_and_nothing_is_written(
-    client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession],
-    mutate: Any, status: int, code: str,
+    client: httpx.AsyncClient,
+    lot: LotHandle,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    mutate: Any,
+    status: int,
+    code: str,
 ) -> None:
     ev = event("entry", "30A-123.45")
     mutate(ev)
@@ -97,14 +105,17 @@ async def test_bad_event_is_refused_and_nothing_is_written(
 async def test_validation_error_names_the_field(client: httpx.AsyncClient, lot: LotHandle) -> None:
     ev = event("entry", "30A-123.45")
     ev.pop("captured_at")
-    err = _assert_error(await client.post("/v1/gate/events", json=ev, headers=lot.entry.headers), 422, "invalid_request")
+    err = _assert_error(
+        await client.post("/v1/gate/events", json=ev, headers=lot.entry.headers), 422, "invalid_request"
+    )
     assert "captured_at" in err["message"]
     assert err["details"]["fields"][0]["field"] == "captured_at"
 
 
 async def test_not_json_at_all(client: httpx.AsyncClient, lot: LotHandle) -> None:
-    r = await client.post("/v1/gate/events", content=b"{nope", headers={**lot.entry.headers,
-                                                                         "content-type": "application/json"})
+    r = await client.post(
+        "/v1/gate/events", content=b"{nope", headers={**lot.entry.headers, "content-type": "application/json"}
+    )
     _assert_error(r, 422, "invalid_request")
 
 
@@ -114,13 +125,17 @@ async def test_same_id_with_different_content_is_a_conflict(
     ev = event("entry", "30A-123.45")
     assert (await client.post("/v1/gate/events", json=ev, headers=lot.entry.headers)).status_code == 200
     before = await _counts(sessionmaker, lot)
-    _assert_error(await client.post("/v1/gate/events", json={**ev, "plate": "30A-123.46"}, headers=lot.entry.headers),
-                  409, "event_id_conflict")
+    _assert_error(
+        await client.post("/v1/gate/events", json={**ev, "plate": "30A-123.46"}, headers=lot.entry.headers),
+        409,
+        "event_id_conflict",
+    )
     assert await _counts(sessionmaker, lot) == before
 
 
-async def test_image_is_stored_with_the_event(client: httpx.AsyncClient, lot: LotHandle,
-                                              sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_image_is_stored_with_the_event(
+    client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     img = b"\xff\xd8\xff" + b"plate" * 100
     ev = event("entry", "30A-123.45", confidence=0.3, image_jpeg_b64=base64.b64encode(img).decode())
     r = (await client.post("/v1/gate/events", json=ev, headers=lot.entry.headers)).json()
@@ -128,8 +143,9 @@ async def test_image_is_stored_with_the_event(client: httpx.AsyncClient, lot: Lo
     from parking.models import GateEventImage
 
     async with sessionmaker() as db:
-        stored = (await db.execute(select(GateEventImage.data).where(
-            GateEventImage.event_id == uuid.UUID(ev["event_id"])))).scalar_one()
+        stored = (
+            await db.execute(select(GateEventImage.data).where(GateEventImage.event_id == uuid.UUID(ev["event_id"])))
+        ).scalar_one()
     assert stored == img
 
 

@@ -24,7 +24,9 @@ async def _occupied(sm: async_sessionmaker[AsyncSession], lot: LotHandle, vclass
         return int(
             (
                 await db.execute(
-                    select(LotCapacity.occupied).where(LotCapacity.lot_id == lot.id, LotCapacity.vehicle_class == vclass)
+                    select(LotCapacity.occupied).where(
+                        LotCapacity.lot_id == lot.id, LotCapacity.vehicle_class == vclass
+                    )
                 )
             ).scalar_one()
         )
@@ -84,10 +86,15 @@ async def test_fifty_identical_posts_at_once_open_one_session(
 async def test_fifty_identical_exits_at_once_close_once(
     client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    await client.post("/v1/gate/events", json=event("entry", "30K-111.22", at=datetime.now(UTC) - timedelta(hours=1)),
-                      headers=lot.entry.headers)
+    await client.post(
+        "/v1/gate/events",
+        json=event("entry", "30K-111.22", at=datetime.now(UTC) - timedelta(hours=1)),
+        headers=lot.entry.headers,
+    )
     ev = event("exit", "30K-111.22")
-    responses = await asyncio.gather(*(client.post("/v1/gate/events", json=ev, headers=lot.exit.headers) for _ in range(50)))
+    responses = await asyncio.gather(
+        *(client.post("/v1/gate/events", json=ev, headers=lot.exit.headers) for _ in range(50))
+    )
     bodies = [r.json() for r in responses]
     assert len({(b["session_id"], b["fee_vnd"], b["action"]) for b in bodies}) == 1
     sessions = await _sessions(sessionmaker, lot)
@@ -104,8 +111,11 @@ async def test_entry_and_exit_racing_keep_the_invariants(
     t = datetime.now(UTC)
     posts = []
     for p in plates:
-        posts.append(client.post("/v1/gate/events", json=event("entry", p, at=t - timedelta(seconds=5)),
-                                 headers=lot.entry.headers))
+        posts.append(
+            client.post(
+                "/v1/gate/events", json=event("entry", p, at=t - timedelta(seconds=5)), headers=lot.entry.headers
+            )
+        )
         posts.append(client.post("/v1/gate/events", json=event("exit", p, at=t), headers=lot.exit.headers))
     responses = await asyncio.gather(*posts)
     assert all(r.status_code == 200 for r in responses)
@@ -187,8 +197,9 @@ async def test_low_confidence_read_calls_the_attendant_and_opens_nothing(
     client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     r = (
-        await client.post("/v1/gate/events", json=event("entry", "30A-123.45", confidence=0.2),
-                          headers=lot.entry.headers)
+        await client.post(
+            "/v1/gate/events", json=event("entry", "30A-123.45", confidence=0.2), headers=lot.entry.headers
+        )
     ).json()
     assert r["action"] == "attendant" and r["session_id"] is None
     assert await _sessions(sessionmaker, lot) == []
@@ -197,11 +208,15 @@ async def test_low_confidence_read_calls_the_attendant_and_opens_nothing(
 async def test_offline_exit_is_recorded_not_decided(
     client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    await client.post("/v1/gate/events", json=event("entry", "29C-222.33", at=datetime.now(UTC) - timedelta(hours=2)),
-                      headers=lot.entry.headers)
+    await client.post(
+        "/v1/gate/events",
+        json=event("entry", "29C-222.33", at=datetime.now(UTC) - timedelta(hours=2)),
+        headers=lot.entry.headers,
+    )
     r = (
-        await client.post("/v1/gate/events", json=event("exit", "29C-222.33", offline_action="opened"),
-                          headers=lot.exit.headers)
+        await client.post(
+            "/v1/gate/events", json=event("exit", "29C-222.33", offline_action="opened"), headers=lot.exit.headers
+        )
     ).json()
     assert r["action"] == "open" and "opened_offline" in r["flags"]
     [sess] = await _sessions(sessionmaker, lot)
@@ -250,9 +265,12 @@ async def test_audit_log_is_append_only(db: AsyncSession, client: httpx.AsyncCli
 async def test_two_entries_of_one_plate_at_once_leave_one_open_session(
     client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    responses = await asyncio.gather(*(
-        client.post("/v1/gate/events", json=event("entry", "30L-246.81"), headers=lot.entry.headers) for _ in range(10)
-    ))
+    responses = await asyncio.gather(
+        *(
+            client.post("/v1/gate/events", json=event("entry", "30L-246.81"), headers=lot.entry.headers)
+            for _ in range(10)
+        )
+    )
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
     sessions = await _sessions(sessionmaker, lot)
     assert sum(1 for s in sessions if s.status == "open") == 1

@@ -19,8 +19,9 @@ async def test_heartbeat_marks_the_lane_online(client: httpx.AsyncClient, lot: L
     lanes = (await client.get("/v1/lanes")).json()["lanes"]
     mine = next(x for x in lanes if x["id"] == str(lot.entry.id))
     assert mine["online"] is False
-    r = await client.post("/v1/gate/heartbeat", json={"fps": 2.0, "queue_depth": 3, "camera_ok": True},
-                          headers=lot.entry.headers)
+    r = await client.post(
+        "/v1/gate/heartbeat", json={"fps": 2.0, "queue_depth": 3, "camera_ok": True}, headers=lot.entry.headers
+    )
     assert r.status_code == 200 and r.json()["lane"]["code"] == "E1"
     lanes = (await client.get("/v1/lanes")).json()["lanes"]
     mine = next(x for x in lanes if x["id"] == str(lot.entry.id))
@@ -61,8 +62,11 @@ async def test_repair_corrects_drift_in_redis_and_postgres(
     redis = Redis.from_url(redis_url, decode_responses=True)
     await redis.hset(f"occ:{lot.id}", "car_small", 42)  # drift in the mirror
     async with sessionmaker() as db:
-        await db.execute(update(LotCapacity).where(LotCapacity.lot_id == lot.id, LotCapacity.vehicle_class == "car_small")
-                         .values(occupied=4))  # and in the counter
+        await db.execute(
+            update(LotCapacity)
+            .where(LotCapacity.lot_id == lot.id, LotCapacity.vehicle_class == "car_small")
+            .values(occupied=4)
+        )  # and in the counter
         await db.commit()
     async with sessionmaker() as db:
         fixes = await repair(db, redis)

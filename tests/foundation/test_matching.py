@@ -9,8 +9,20 @@ from parking.sessions.matching import best_match, canonical, compare
 
 ALNUM = "ABCDEFGHKLMNPRSTUVXYZ0123456789"
 plates = st.text(alphabet=ALNUM, min_size=7, max_size=9)
-SWAPS = {"0": "O", "O": "0", "D": "0", "1": "I", "8": "B", "B": "8", "2": "Z", "Z": "2", "5": "S", "S": "5",
-         "6": "G", "G": "6"}
+SWAPS = {
+    "0": "O",
+    "O": "0",
+    "D": "0",
+    "1": "I",
+    "8": "B",
+    "B": "8",
+    "2": "Z",
+    "Z": "2",
+    "5": "S",
+    "S": "5",
+    "6": "G",
+    "G": "6",
+}
 
 
 @given(plates)

@@ -18,10 +18,16 @@ from parking.settings import REPO_ROOT
 
 def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_")}
-    env.update(PARKING_DATA_DIR=str(data_dir), PARKING_PORT=str(port),
-               PARKING_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
-    return subprocess.Popen([sys.executable, "-m", "parking.cli", "run", "--no-agents"], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env.update(
+        PARKING_DATA_DIR=str(data_dir), PARKING_PORT=str(port), PARKING_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "parking.cli", "run", "--no-agents"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -> dict:
@@ -48,7 +54,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> tuple[int, list[psutil.Process]]:
             time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     code = proc.wait(60)
-    gone, alive = psutil.wait_procs(children, timeout=20)
+    _gone, alive = psutil.wait_procs(children, timeout=20)
     return code, alive
 
 
