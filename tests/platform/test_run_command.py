@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,11 +60,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> tuple[int, list[psutil.Process]]:
     return code, alive
 
 
-def test_run_serves_health_stops_cleanly_and_reuses_data(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def test_run_serves_health_stops_cleanly_and_reuses_data() -> None:
+    # Not pytest's tmp_path: it is mode 0700 for root and the embedded PostgreSQL runs as its own user.
+    base = Path(tempfile.mkdtemp(prefix="parking-run-test-"))
+    base.chmod(0o755)
+    try:
+        _run_twice(base / "data")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _run_twice(data: Path) -> None:
     data.mkdir()
-    data.chmod(0o755)
-    tmp_path.chmod(0o755)
     port = free_port()
     proc = _start(data, port)
     try:

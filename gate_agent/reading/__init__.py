@@ -1,0 +1,26 @@
+"""Plate reading on CPU: localise, split lines, recognise, decode under the plate grammar, fuse frames.
+
+``make_reader`` loads a recogniser (weights from pip packages only) and returns a ``PlateReader``;
+``FrameFuser`` turns a stream of per-frame reads into one decision per vehicle.
+"""
+
+from __future__ import annotations
+
+from gate_agent.reading.types import PlateRead, PlateReader
+
+__all__ = ["ENGINES", "PlateRead", "PlateReader", "make_reader"]
+
+ENGINES = ("easyocr", "rapidocr")
+
+
+def make_reader(engine: str = "default", threads: int = 1) -> PlateReader:
+    """Build a reader. Heavy imports (torch, OpenCV) happen here, not at package import."""
+    from gate_agent.reading.engines import EasyOcrLines, RapidOcrLines
+    from gate_agent.reading.reader import PipelineReader
+
+    name = "easyocr" if engine == "default" else engine
+    if name == "easyocr":
+        return PipelineReader(EasyOcrLines(threads=threads))
+    if name == "rapidocr":
+        return PipelineReader(RapidOcrLines(threads=threads))
+    raise ValueError(f"unknown plate engine {engine!r}; known: {', '.join(ENGINES)}")

@@ -1,0 +1,191 @@
+"""The plate reader: frame -> plate candidates -> text lines -> grammar-constrained decoding."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from gate_agent.reading.decode import (
+    BOTTOM_LINE,
+    CAR_LINE,
+    TOP_LINE,
+    Decoded,
+    Layout,
+    collapse_blanks,
+    constrained,
+)
+from gate_agent.reading.engines import LineRecognizer
+from gate_agent.reading.localize import (
+    BBox,
+    looks_like_crop,
+    normalise_contrast,
+    propose,
+    split_two_lines,
+    text_lines,
+    to_gray,
+)
+from gate_agent.reading.types import PlateRead
+from vnplate import PROVINCE_CODES, parse
+
+# An image is taken as a plate crop when its characters are at least this fraction of its height
+# (about 0.3 on two-line plates, 0.6 on one-line plates, under 0.1 in gate-camera frames).
+_CROP_MIN_CHAR_HEIGHT = 0.18
+# Reads below this are dropped as "no plate here" (the fuser applies the attendant threshold).
+_MIN_CONFIDENCE = 0.05
+# Aspect ratios (w/h) where a crop is tried as one line, as two lines, or both.
+_ONE_LINE_MIN_ASPECT = 1.9
+_TWO_LINE_MAX_ASPECT = 2.6
+
+
+@dataclass(frozen=True, slots=True)
+class CropRead:
+    norm: str
+    canonical: str
+    kind: str
+    confidence: float
+    logp: float
+
+
+def _fix_province(probs: np.ndarray, layout: Layout, dec: Decoded) -> Decoded | None:
+    """Re-decode with a valid province code when the free decode produced an unassigned one (e.g. 13)."""
+    if dec.text[:2] in PROVINCE_CODES:
+        return dec
+    best: Decoded | None = None
+    for fixed_pos in (0, 1):
+        keep = dec.text[fixed_pos]
+        allowed = frozenset(
+            p[1 - fixed_pos] for p in PROVINCE_CODES if p[fixed_pos] == keep
+        )
+        if not allowed:
+            continue
+        classes = list(layout.classes)
+        classes[fixed_pos] = frozenset(keep)
+        classes[1 - fixed_pos] = allowed
+        alt = constrained(probs, classes)
+        if alt is not None and alt.text[:2] in PROVINCE_CODES and (best is None or alt.logp > best.logp):
+            best = alt
+    return best
+
+
+def decode_line(probs: np.ndarray, layouts: tuple[Layout, ...]) -> list[tuple[Layout, Decoded]]:
+    probs = collapse_blanks(probs)
+    out: list[tuple[Layout, Decoded]] = []
+    for layout in layouts:
+        dec = constrained(probs, layout.classes)
+        if dec is None:
+            continue
+        if layout.name != "num5" and layout.name != "num4":
+            fixed = _fix_province(probs, layout, dec)
+            if fixed is None:
+                continue
+            dec = fixed
+        out.append((layout, dec))
+    out.sort(key=lambda item: -(item[1].logp + item[0].prior))
+    return out
+
+
+class PipelineReader:
+    """Reads plates with any ``LineRecognizer``; see docs/plate-reading.md for the method."""
+
+    def __init__(self, engine: LineRecognizer) -> None:
+        self.engine = engine
+
+    @property
+    def name(self) -> str:
+        return self.engine.name
+
+    def _one_line(self, gray: np.ndarray) -> CropRead | None:
+        (probs,) = self.engine.line_probs([gray])
+        for _, dec in decode_line(probs, CAR_LINE):
+            plate = parse(dec.text, kind_hint="car")
+            if plate is not None and plate.kind == "car":
+                return CropRead(plate.norm, plate.canonical, "car", dec.confidence, dec.logp)
+        return None
+
+    def _two_lines(self, gray: np.ndarray, lines: tuple[np.ndarray, np.ndarray] | None = None) -> CropRead | None:
+        top, bottom = lines if lines is not None else split_two_lines(gray)
+        p_top, p_bottom = self.engine.line_probs([top, bottom])
+        tops = decode_line(p_top, TOP_LINE)
+        bottoms = decode_line(p_bottom, BOTTOM_LINE)
+        combos = sorted(
+            ((t, b) for t in tops for b in bottoms),
+            key=lambda tb: -(tb[0][1].logp + tb[0][0].prior + tb[1][1].logp + tb[1][0].prior),
+        )
+        for (t_layout, t_dec), (_, b_dec) in combos:
+            kind = "car" if t_layout.name.startswith("car") else "moto"
+            plate = parse(t_dec.text + b_dec.text, kind_hint=kind)
+            if plate is None or plate.kind != kind:
+                continue
+            conf = min(t_dec.confidence, b_dec.confidence)
+            return CropRead(plate.norm, plate.canonical, kind, conf, t_dec.logp + b_dec.logp)
+        return None
+
+    def read_crop(self, crop: np.ndarray, whole_image: bool = False) -> CropRead | None:
+        """Read one plate crop. With ``whole_image``, give up unless the characters are big enough for
+        the image to be a plate crop rather than a scene (then the caller looks for plates in it)."""
+        gray = normalise_contrast(to_gray(crop))
+        h, w = gray.shape[:2]
+        if h < 8 or w < 16:
+            return None
+        lines = text_lines(gray, min_char_height=_CROP_MIN_CHAR_HEIGHT if whole_image else 0.0)
+        if whole_image and lines is None:
+            return None
+        if lines is not None and len(lines) == 2:
+            return self._two_lines(gray, (lines[0], lines[1]))
+        if lines is not None and len(lines) == 1 and lines[0].shape[1] >= 2.5 * lines[0].shape[0]:
+            return self._one_line(lines[0])
+        aspect = w / h
+        reads: list[CropRead] = []
+        if aspect >= _ONE_LINE_MIN_ASPECT:
+            r = self._one_line(gray)
+            if r is not None:
+                reads.append(r)
+        if aspect < _TWO_LINE_MAX_ASPECT:
+            r = self._two_lines(gray)
+            if r is not None:
+                reads.append(r)
+        if not reads:
+            return None
+        return max(reads, key=lambda r: r.confidence)
+
+    def read(self, frame_bgr: np.ndarray) -> list[PlateRead]:
+        t0 = time.perf_counter()
+        found: list[tuple[CropRead, BBox]] = []
+        h, w = frame_bgr.shape[:2]
+        if looks_like_crop(frame_bgr):
+            r = self.read_crop(frame_bgr, whole_image=True)
+            if r is not None:
+                found.append((r, (0, 0, w, h)))
+        if not found:
+            for cand in propose(frame_bgr):
+                x, y, bw, bh = cand.bbox
+                r = self.read_crop(frame_bgr[y : y + bh, x : x + bw])
+                if r is not None:
+                    found.append((r, cand.bbox))
+        best: dict[str, tuple[CropRead, BBox]] = {}
+        for r, box in found:
+            if r.confidence < _MIN_CONFIDENCE:
+                continue
+            if r.norm not in best or r.confidence > best[r.norm][0].confidence:
+                best[r.norm] = (r, box)
+        latency = (time.perf_counter() - t0) * 1000.0
+        out: list[PlateRead] = []
+        for r, box in sorted(best.values(), key=lambda rb: -rb[0].confidence):
+            x, y, bw, bh = box
+            ok, jpeg = cv2.imencode(".jpg", frame_bgr[y : y + bh, x : x + bw], [cv2.IMWRITE_JPEG_QUALITY, 85])
+            out.append(
+                PlateRead(
+                    text_norm=r.norm,
+                    canonical=r.canonical,
+                    confidence=round(r.confidence, 4),
+                    kind=r.kind,
+                    bbox=box,
+                    crop_jpeg=jpeg.tobytes() if ok else None,
+                    engine=self.engine.name,
+                    latency_ms=latency,
+                )
+            )
+        return out

@@ -1,0 +1,28 @@
+"""Data passed from the reader to the lane loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    """One plate read in one frame."""
+
+    text_norm: str  # "29MD105200": A-Z0-9, as vnplate.normalize
+    canonical: str  # "29-MD1 052.00"
+    confidence: float  # 0..1: the weakest character's probability on the decoded path
+    kind: str  # "car" | "moto"
+    bbox: tuple[int, int, int, int] | None  # x, y, w, h in the frame
+    crop_jpeg: bytes | None  # the plate crop, for the attendant and the audit trail
+    engine: str
+    latency_ms: float  # time spent on the whole frame
+
+
+class PlateReader(Protocol):
+    def read(self, frame_bgr: np.ndarray) -> list[PlateRead]:
+        """All plates read in a BGR frame, most confident first (empty if none)."""
+        ...

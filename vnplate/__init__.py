@@ -1,0 +1,284 @@
+"""Vietnamese licence-plate grammar: normalise, parse, correct OCR confusions, check plausibility.
+
+Pure: no I/O, no clock. Shared by the server (matching, input validation) and the gate agent
+(OCR post-processing).
+
+Civilian plates (white or yellow background) have three parts:
+
+* a two-digit province code (11..99, a few codes unassigned);
+* a series: cars carry one letter (``30A``) or a two-letter special series (``93LD``, ``80NN``);
+  motorbikes carry a letter and a digit (``59-X3``), two letters for mopeds under 50 cc (``15-AA``)
+  or ``MĐ`` and a digit for electric motorbikes (``29-MĐ1``);
+* a number of 4 digits (older plates) or 5 digits (written ``123.45``).
+
+The normalised form (``plate_norm`` in the shared datasets) is upper-case A-Z0-9 with ``Đ`` -> ``D``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "CAR_TWO_LETTER_SERIES",
+    "PROVINCE_CODES",
+    "SERIES_LETTERS",
+    "Plate",
+    "PlateKind",
+    "correct",
+    "is_plausible",
+    "normalize",
+    "parse",
+]
+
+PlateKind = Literal["car", "moto"]
+
+# Codes 11..99 minus those not assigned to any province (13, 42, 44-46, 87, 91, 96).
+# Source: Circular 24/2023/TT-BCA annex (province code table); 80 is the central-agency code.
+PROVINCE_CODES: frozenset[str] = frozenset(
+    f"{n:02d}" for n in range(11, 100) if n not in {13, 42, 44, 45, 46, 87, 91, 96}
+)
+
+# Series letters exclude I, J, O, Q and W (too close to 1 and 0, or absent from the Vietnamese alphabet).
+SERIES_LETTERS: frozenset[str] = frozenset("ABCDEFGHKLMNPRSTUVXYZ")
+
+# Two-letter car series seen on civilian plates (LD joint ventures, NG/NN diplomatic and foreign
+# organisations, KT economic, the rest special-purpose). Any other pair is read as a moped series.
+CAR_TWO_LETTER_SERIES: frozenset[str] = frozenset(
+    {"LD", "LA", "LB", "LC", "KT", "NG", "NN", "CV", "TD", "HC", "DA"}
+)
+
+# Letters that an OCR engine may return for a digit, with a penalty (lower = more common confusion).
+_LETTER_TO_DIGIT: dict[str, tuple[str, float]] = {
+    "O": ("0", 0.5),
+    "Q": ("0", 0.8),
+    "D": ("0", 0.8),
+    "U": ("0", 1.0),
+    "C": ("0", 1.0),
+    "I": ("1", 0.5),
+    "L": ("1", 0.8),
+    "T": ("1", 1.0),
+    "J": ("1", 1.0),
+    "Z": ("2", 0.6),
+    "B": ("8", 0.6),
+    "S": ("5", 0.6),
+    "G": ("6", 0.6),
+    "A": ("4", 0.8),
+    "Y": ("7", 1.0),
+    "E": ("8", 1.0),
+}
+
+# Digits (and letters that cannot be series letters) an OCR engine may return for a series letter.
+_TO_LETTER: dict[str, tuple[str, float]] = {
+    "0": ("D", 0.6),
+    "O": ("D", 0.5),
+    "Q": ("D", 0.8),
+    "8": ("B", 0.6),
+    "2": ("Z", 0.8),
+    "5": ("S", 0.6),
+    "6": ("G", 0.6),
+    "4": ("A", 0.8),
+    "1": ("T", 1.0),
+    "I": ("T", 1.0),
+    "7": ("T", 1.0),
+    "3": ("B", 1.2),
+    "W": ("V", 1.0),
+}
+
+# Prior cost of each layout, used to break ties between equally good fits (modern plates first).
+_TEMPLATES: tuple[tuple[PlateKind, str, float], ...] = (
+    # kind, series pattern (L letter, D digit, M the electric series "MD"), number length -> prior
+    ("car", "L", 0.0),
+    ("moto", "LD", 0.0),
+    ("moto", "M", 0.05),
+    ("moto", "LL", 0.1),
+    ("car", "LL", 0.1),
+)
+
+_SEP_RE = re.compile(r"[^A-Z0-9]")
+
+
+@dataclass(frozen=True, slots=True)
+class Plate:
+    province: str
+    series: str
+    number: str
+    kind: PlateKind
+    norm: str
+    canonical: str
+
+
+def normalize(text: str) -> str:
+    """Upper-case A-Z0-9 only; ``Đ``/``đ`` become ``D``, other diacritics are stripped."""
+    text = text.replace("Đ", "D").replace("đ", "D")
+    # NFKD splits accented letters into base + combining mark; the mark is then dropped with separators.
+    text = unicodedata.normalize("NFKD", text).upper()
+    return _SEP_RE.sub("", text)
+
+
+def _format_number(number: str) -> str:
+    return f"{number[:3]}.{number[3:]}" if len(number) == 5 else number
+
+
+def _canonical(province: str, series: str, number: str, kind: PlateKind) -> str:
+    if kind == "car":
+        return f"{province}{series}-{_format_number(number)}"
+    return f"{province}-{series} {_format_number(number)}"
+
+
+def _series_ok(series: str, pattern: str, kind: PlateKind) -> bool:
+    if pattern == "L":
+        return len(series) == 1 and series in SERIES_LETTERS
+    if pattern == "LD":
+        return len(series) == 2 and series[0] in SERIES_LETTERS and series[1].isdigit()
+    if pattern == "M":
+        return len(series) == 3 and series[:2] == "MD" and series[2].isdigit()
+    if pattern == "LL":
+        if len(series) != 2 or not all(c in SERIES_LETTERS for c in series):
+            return False
+        # A two-letter series is a car series only for the special list; else a moped series.
+        return (series in CAR_TWO_LETTER_SERIES) == (kind == "car")
+    return False
+
+
+def _series_len(pattern: str) -> int:
+    return {"L": 1, "LD": 2, "M": 3, "LL": 2}[pattern]
+
+
+def _layout_hint(text: str) -> PlateKind | None:
+    """Layout from separators, when the text has them: ``29-B1 ...`` is a motorbike, ``30A-...`` a car."""
+    t = text.strip().upper().replace("Đ", "D")
+    if re.match(r"^\d{2}\s*-\s*[A-Z]{1,2}\d\b", t) or re.match(r"^\d{2}\s*-\s*[A-Z]{2}\s", t):
+        return "moto"
+    if re.match(r"^\d{2}[A-Z]{1,2}\s*-", t):
+        return "car"
+    return None
+
+
+def _parse_norm(norm: str, kind_hint: str | None) -> Plate | None:
+    matches: list[tuple[float, Plate]] = []
+    for kind, pattern, prior in _TEMPLATES:
+        slen = _series_len(pattern)
+        for nlen in (5, 4):
+            if len(norm) != 2 + slen + nlen:
+                continue
+            province, series, number = norm[:2], norm[2 : 2 + slen], norm[2 + slen :]
+            if province not in PROVINCE_CODES or not number.isdigit():
+                continue
+            if not _series_ok(series, pattern, kind):
+                continue
+            cost = prior + (0.0 if kind_hint in (None, kind) else 1.0)
+            plate = Plate(province, series, number, kind, norm, _canonical(province, series, number, kind))
+            matches.append((cost, plate))
+    if not matches:
+        return None
+    return min(matches, key=lambda m: m[0])[1]
+
+
+def parse(text: str, kind_hint: str | None = None) -> Plate | None:
+    """Parse a plate string (any separators) into its parts, or ``None`` if it cannot be a plate.
+
+    ``30A12345`` fits both a car (``30A-123.45``) and an old motorbike plate (``30-A1 2345``); the kind
+    comes from ``kind_hint`` ("car"/"moto", e.g. the number of text lines seen), else from the separators
+    in ``text``, else the car reading wins.
+    """
+    hint = _norm_kind(kind_hint) or _layout_hint(text)
+    return _parse_norm(normalize(text), hint)
+
+
+def is_plausible(norm: str) -> bool:
+    """True if the (normalised or raw) string fits the grammar exactly, without correction."""
+    return _parse_norm(normalize(norm), None) is not None
+
+
+def _norm_kind(kind_hint: str | None) -> PlateKind | None:
+    if kind_hint is None:
+        return None
+    k = kind_hint.lower()
+    if k.startswith("car"):
+        return "car"
+    if k.startswith("moto"):
+        return "moto"
+    return None
+
+
+def _fix_digit(c: str) -> tuple[str, float] | None:
+    if c.isdigit():
+        return c, 0.0
+    return _LETTER_TO_DIGIT.get(c)
+
+
+def _fix_letter(c: str) -> tuple[str, float] | None:
+    if c in SERIES_LETTERS:
+        return c, 0.0
+    return _TO_LETTER.get(c)
+
+
+def _fit(raw: str, kind: PlateKind, pattern: str, nlen: int) -> tuple[str, float] | None:
+    """Map ``raw`` (exact length) onto one layout, fixing confusables by position; None if impossible."""
+    slen = _series_len(pattern)
+    if len(raw) != 2 + slen + nlen:
+        return None
+    out: list[str] = []
+    cost = 0.0
+    # Position classes: province digits, series (per pattern), number digits.
+    if pattern == "L":
+        classes = "DDL"
+    elif pattern == "LD":
+        classes = "DDLD"
+    elif pattern == "M":
+        classes = "DDLLD"
+    else:
+        classes = "DDLL"
+    classes += "D" * nlen
+    for c, cls in zip(raw, classes, strict=True):
+        fixed = _fix_digit(c) if cls == "D" else _fix_letter(c)
+        if fixed is None:
+            return None
+        out.append(fixed[0])
+        cost += fixed[1]
+    norm = "".join(out)
+    province, series = norm[:2], norm[2 : 2 + slen]
+    if province not in PROVINCE_CODES or not _series_ok(series, pattern, kind):
+        return None
+    return norm, cost
+
+
+# Cost of dropping one character the OCR engine added (a border read as "1", a stray dot read as a letter).
+_DROP_COST = 1.5
+# Cost of fitting the layout the caller did not expect (e.g. a two-line plate read as a car series).
+_KIND_MISMATCH_COST = 0.75
+
+
+def correct(raw: str, kind_hint: str | None = None) -> tuple[str, float] | None:
+    """Fix OCR confusions by position (O/0, I/1, B/8, D/0, Z/2, S/5, G/6, A/4 ...).
+
+    Returns ``(norm, penalty)`` for the cheapest layout that fits, ``penalty`` 0.0 meaning the string already
+    was a valid plate, or ``None`` when no plate fits. At most one extra character is dropped.
+    """
+    hint = _norm_kind(kind_hint)
+    s = normalize(raw)
+    if not 7 <= len(s) <= 11:
+        return None
+    candidates: list[str] = [s]
+    if len(s) >= 8:
+        candidates += [s[:i] + s[i + 1 :] for i in range(len(s))]
+    best: tuple[float, str] | None = None
+    for idx, cand in enumerate(candidates):
+        base = 0.0 if idx == 0 else _DROP_COST
+        for kind, pattern, prior in _TEMPLATES:
+            for nlen in (5, 4):
+                fit = _fit(cand, kind, pattern, nlen)
+                if fit is None:
+                    continue
+                norm, cost = fit
+                total = base + cost + (0.0 if hint in (None, kind) else _KIND_MISMATCH_COST)
+                # The layout prior only breaks ties; it is not reported as a penalty.
+                key = total + prior * 0.01
+                if best is None or key < best[0]:
+                    best = (key, norm)
+    if best is None:
+        return None
+    return best[1], round(best[0], 2)
