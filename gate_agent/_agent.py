@@ -293,7 +293,14 @@ class GateAgent:
         fee = resp.get("fee_vnd")
         log.info("decision", event_id=event_id, plate=read.plate_display, action=action, source="server")
         if action == "open":
-            self.display.show(title=title, lines=lines, kind="open", plate=read.plate_display, fee_vnd=fee)
+            self.display.show(
+                title=title,
+                lines=lines,
+                kind="open",
+                plate=read.plate_display,
+                fee_vnd=fee,
+                receipt_url=resp.get("receipt_url"),
+            )
             self._open("server", event_id, mono, online=True)
         elif action == "pay":
             payment = resp.get("payment") or {}
@@ -307,7 +314,13 @@ class GateAgent:
             )
             session_id = resp.get("session_id")
             if session_id and self._wait_for_payment(str(session_id)):
-                self.display.show(title="Cảm ơn / Thank you", lines=lines, kind="open", plate=read.plate_display)
+                self.display.show(
+                    title="Cảm ơn / Thank you",
+                    lines=lines,
+                    kind="open",
+                    plate=read.plate_display,
+                    receipt_url=self._receipt_for(str(session_id)),
+                )
                 self._open("payment_confirmed", event_id, None, online=True)
             else:
                 self.display.show(
@@ -346,6 +359,14 @@ class GateAgent:
         else:
             self.store.mark_local(event_id, d.action, list(d.flags))
             self.display.show(title=d.title, lines=d.lines, kind="attendant", plate=read.plate_display)
+
+    def _receipt_for(self, session_id: str) -> str | None:
+        """The e-invoice link of a just-paid session (the server issues it with the payment)."""
+        try:
+            url = self.uplink.get_session(session_id).get("receipt_url")
+        except (Retryable, Rejected):
+            return None
+        return str(url) if url else None
 
     def _wait_for_payment(self, session_id: str) -> bool:
         """Wait for the server's "open" command for this session; poll the session every

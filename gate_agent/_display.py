@@ -32,6 +32,7 @@ class DisplayState:
     plate: str | None = None
     fee_vnd: int | None = None
     qr_payload: str | None = None
+    receipt_url: str | None = None  # e-invoice lookup link ("always a receipt"), shown as a QR after payment
     kind: str = "idle"  # idle | open | pay | attendant | refuse | info
     offline: bool = False
     version: int = 0
@@ -57,16 +58,18 @@ class KioskDisplay:
         plate: str | None = None,
         fee_vnd: int | None = None,
         qr_payload: str | None = None,
+        receipt_url: str | None = None,
     ) -> None:
         with self._lock:
             s = self._state
-            s.title, s.lines, s.kind, s.plate, s.fee_vnd, s.qr_payload = (
+            s.title, s.lines, s.kind, s.plate, s.fee_vnd, s.qr_payload, s.receipt_url = (
                 title,
                 list(lines),
                 kind,
                 plate,
                 fee_vnd,
                 qr_payload,
+                receipt_url,
             )
             self._bump()
 
@@ -93,15 +96,27 @@ class KioskDisplay:
         async def state(_: Request) -> JSONResponse:
             return JSONResponse(self.snapshot())
 
-        async def qr(_: Request) -> Response:
-            payload = self.snapshot()["qr_payload"]
+        def svg(payload: str | None) -> Response:
             if not payload:
                 return Response(status_code=404)
             buf = io.BytesIO()
             segno.make(payload, error="m").save(buf, kind="svg", scale=8, border=2)
             return Response(buf.getvalue(), media_type="image/svg+xml")
 
-        return Starlette(routes=[Route("/", index), Route("/state.json", state), Route("/qr.svg", qr)])
+        async def qr(_: Request) -> Response:
+            return svg(self.snapshot()["qr_payload"])
+
+        async def receipt_qr(_: Request) -> Response:
+            return svg(self.snapshot()["receipt_url"])
+
+        return Starlette(
+            routes=[
+                Route("/", index),
+                Route("/state.json", state),
+                Route("/qr.svg", qr),
+                Route("/receipt.svg", receipt_qr),
+            ]
+        )
 
     def start(self, host: str, port: int) -> int:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -145,7 +160,10 @@ body{font-family:system-ui,sans-serif;margin:0;background:#0b1f33;color:#fff;tex
 </style></head>
 <body><div id="offline">MẤT KẾT NỐI / OFFLINE &mdash; lane working from local cache</div>
 <div id="main"><div id="plate"></div><div id="title"></div><div id="lines"></div>
-<div id="fee"></div><img id="qr" alt="QR"></div><div id="lane"></div>
+<div id="fee"></div><img id="qr" alt="QR">
+<div id="receipt" style="display:none"><div>Hóa đơn điện tử / Your e-invoice</div>
+<img id="rqr" alt="receipt QR" style="background:#fff;padding:6px;border-radius:6px;width:160px">
+<div><a id="rlink" style="color:#90caf9;font-size:.7em"></a></div></div></div><div id="lane"></div>
 <script>
 let v=-1;
 async function tick(){
@@ -164,6 +182,10 @@ async function tick(){
       const q=document.getElementById('qr');
       if(s.qr_payload){q.src='qr.svg?v='+s.version;q.style.display='inline-block';}
       else{q.style.display='none';}
+      const r=document.getElementById('receipt');
+      if(s.receipt_url&&!s.qr_payload){document.getElementById('rqr').src='receipt.svg?v='+s.version;
+        const a=document.getElementById('rlink');a.href=s.receipt_url;a.textContent=s.receipt_url;
+        r.style.display='block';}else{r.style.display='none';}
       document.getElementById('lane').textContent=s.lane_code;}
   }catch(e){}
   setTimeout(tick,500);

@@ -108,29 +108,10 @@ def random_plate(rng: random.Random) -> tuple[str, str]:
     return f"{prov}-{rng.choice(LETTERS)}{rng.randrange(1, 10)} {digits}", "moto_2line"
 
 
-def _simple_plate(text: str, kind: str) -> np.ndarray:
-    """Fallback when the reader's renderer (gate_agent.reading.synth) is not installed: a plain
-    white plate with black text. Good for the sidecar demo, not meant to train or test OCR."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    two_lines = kind.startswith("moto")
-    rows = text.split(" ", 1) if two_lines else [text]
-    size = (280, 200) if two_lines else (470, 110)
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default(size=64)
-    draw.rectangle([3, 3, size[0] - 4, size[1] - 4], outline="black", width=5)
-    for i, row in enumerate(rows):
-        draw.text((size[0] // 2, (i + 0.5) * size[1] / len(rows)), row, fill="black", font=font, anchor="mm")
-    return np.asarray(img)[:, :, ::-1].copy()
-
-
 def render_demo_plates(out: Path, n: int, seed: int) -> int:
-    try:
-        from gate_agent.reading.synth import render_plate  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        render_plate = _simple_plate
     from PIL import Image
+
+    from gate_agent.reading.synth import render_plate
 
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -141,7 +122,7 @@ def render_demo_plates(out: Path, n: int, seed: int) -> int:
         if text in seen:
             continue
         seen.add(text)
-        img = np.asarray(render_plate(text, kind))
+        img = np.asarray(render_plate(text, "moto" if kind == "moto_2line" else "car"))
         name = f"demo_{len(rows):04d}.png"
         # render_plate returns BGR (OpenCV order); Pillow writes RGB.
         arr = img[:, :, ::-1] if getattr(img, "ndim", 2) == 3 else img

@@ -13,8 +13,11 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+import parking.invoices.tasks  # noqa: F401  (registers the invoice outbox handlers)
+from parking.drivers.endpoints import router as drivers_router
 from parking.gate.endpoints import router as gate_router
 from parking.health.endpoints import router as health_router
+from parking.invoices.endpoints import router as invoices_router
 from parking.kit import outbox
 from parking.kit.db import make_engine, make_sessionmaker, transaction
 from parking.kit.deps import AppState
@@ -25,6 +28,8 @@ from parking.kit.redis import make_redis
 from parking.lanes.auth import LaneCache
 from parking.lots.endpoints import router as lots_router
 from parking.occupancy.service import repair
+from parking.payments.demo import expire_unpaid_qrs
+from parking.payments.endpoints import router as payments_router
 from parking.quotes.endpoints import router as quotes_router
 from parking.sessions.fees import load_book
 from parking.settings import Settings, get_settings
@@ -61,6 +66,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             await repair_job()  # warm the Redis mirror at start
             scheduler.add_job(
+                expire_unpaid_qrs,
+                "interval",
+                args=[sm],
+                seconds=60,
+                id="qr-expiry",
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.add_job(
                 repair_job,
                 "interval",
                 seconds=settings.occupancy_repair_interval_s,
@@ -91,7 +105,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
-    for router in (health_router, gate_router, lots_router, quotes_router):
+    for router in (
+        health_router,
+        gate_router,
+        lots_router,
+        quotes_router,
+        payments_router,
+        drivers_router,
+        invoices_router,
+    ):
         app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -62,17 +62,24 @@ def run_migrations(db_url: str) -> None:
 
 
 async def _seed(db_url: str, settings: Settings) -> dict[str, Any]:
+    from parking.demo.launcher import cert_dir, linked_demo_plates
     from parking.demo.seed import read_tokens, seed_demo, write_tokens
+    from parking.invoices.certs import ensure_demo_credentials
     from parking.kit.db import make_engine, make_sessionmaker, transaction
+    from parking.payments.demo import seed_demo_driver
 
     path = settings.data_dir / "demo" / "lanes.json"
+    linked = linked_demo_plates(settings)
     engine = make_engine(db_url, 2)
     try:
         async with transaction(make_sessionmaker(engine)) as db:
             out = await seed_demo(db, read_tokens(path))
+            out["driver"] = await seed_demo_driver(db, plates=linked)
     finally:
         await engine.dispose()
     write_tokens(path, out.pop("tokens"))  # after the commit: the file never names lanes that do not exist
+    op = out["operator_row"]
+    ensure_demo_credentials(cert_dir(settings), op["code"], op["name"], op["tax_code"])
     return out
 
 
@@ -162,22 +169,25 @@ def run(agents: bool = typer.Option(True, help="Start the demo lot's gate agents
 
     settings = get_settings()
     procs: list[subprocess.Popen[bytes]] = []
+    for key, value in launcher.simulator_env(settings).items():
+        os.environ.setdefault(key, value)  # before anything reads the payment/invoice settings
     with services(settings) as (db_url, _redis_url):
         typer.echo("· migrating", err=True)
         run_migrations(db_url)
         seeded = asyncio.run(_seed(db_url, settings))
         logs = settings.data_dir / "logs"
-        for key, value in launcher.simulator_env(settings).items():
-            os.environ.setdefault(key, value)
         for name, cmd in launcher.simulator_commands(settings):
             procs.append(_spawn(cmd, logs / f"{name}.log"))
         if agents:
             for name, cmd in launcher.agent_commands(settings, seeded):
                 procs.append(_spawn(cmd, logs / f"{name}.log"))
+        driver = seeded.get("driver", {})
         typer.echo(
             f"\n  Parking platform on {settings.public_base_url}  (API docs: /docs, health: /health)\n"
             f"  demo lots: {', '.join(str(lot['code']) for lot in seeded['lots'])}"
             f" · logs in {logs} · Ctrl-C stops everything\n"
+            f"  demo driver {driver.get('email')} / {driver.get('password')} (linked wallet for "
+            f"{len(driver.get('plates', []))} car plates)\n"
             + ("".join(f"  {line}\n" for line in launcher.describe(seeded)) if agents else ""),
             err=True,
         )
@@ -192,10 +202,9 @@ def _register_optional() -> None:
     from parking.pricing.cli import register as register_price
 
     register_price(app)
-    with contextlib.suppress(ImportError):
-        from parking.invoices.verify import register as register_invoices
+    from parking.invoices.verify import register as register_invoices
 
-        register_invoices(app)
+    register_invoices(app)
 
 
 _register_optional()

@@ -28,6 +28,9 @@ from parking.kit.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from parking.settings import REPO_ROOT, Settings
 from tests.factories import LotHandle, make_lot
 
+# Operator certificates the tests mint (e-invoice signing) live in a throw-away folder, never in the checkout.
+os.environ.setdefault("PARKING_INVOICE_CERT_DIR", tempfile.mkdtemp(prefix="parking-test-certs-"))
+
 
 def _run_migrations(url: str) -> None:
     from alembic import command

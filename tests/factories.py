@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parking.invoices.certs import ensure_demo_credentials
+from parking.invoices.settings import get_invoice_settings
 from parking.lanes.auth import hash_secret, make_token, new_secret
 from parking.models import Lane, Lot, LotCapacity, Operator
 
@@ -97,6 +99,8 @@ async def make_lot(
             db.add(lane)
             handle.lanes[code] = LaneHandle(lane.id, code, direction, vclass, make_token(lane.id, secret))
         await db.commit()
+    # Every operator signs its e-invoices with its own certificate (a self-signed one in tests).
+    ensure_demo_credentials(get_invoice_settings().cert_dir, op.code, op.name, op.tax_code)
     return handle
 
 

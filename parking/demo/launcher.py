@@ -18,37 +18,44 @@ from typing import Any
 from parking.settings import Settings
 
 PAYMENT_SIM_PORT = 8100
-EINVOICE_SIM_PORT = 8101
+EINVOICE_SIM_PORT = 8790
 DISPLAY_BASE_PORT = 8091
 DEMO_FPS = 0.2  # one vehicle every 5 s per lane
 EXIT_DELAY_S = 40.0
 
 
+def cert_dir(settings: Settings) -> Path:
+    return settings.data_dir / "certs"
+
+
 def simulator_env(settings: Settings) -> dict[str, str]:
     """Settings the API needs to reach the simulators (set before the app starts)."""
     return {
-        "PARKING_PAYMENTS_PROVIDER_URL": f"http://127.0.0.1:{PAYMENT_SIM_PORT}",
-        "PARKING_INVOICES_PROVIDER_URL": f"http://127.0.0.1:{EINVOICE_SIM_PORT}",
+        "PARKING_PAYMENTS_PROVIDER_BASE_URL": f"http://127.0.0.1:{PAYMENT_SIM_PORT}",
+        "PARKING_INVOICE_PROVIDER_URL": f"http://127.0.0.1:{EINVOICE_SIM_PORT}",
+        "PARKING_INVOICE_CERT_DIR": str(cert_dir(settings)),
     }
 
 
 def simulator_commands(settings: Settings) -> list[tuple[str, list[str]]]:
-    py = sys.executable
-    return [
-        (
-            "payment-provider",
-            [
-                py,
-                "-m",
-                "simulators.payment_provider",
-                "--port",
-                str(PAYMENT_SIM_PORT),
-                "--webhook-url",
-                settings.public_base_url,
-            ],
-        ),
-        ("einvoice-provider", [py, "-m", "simulators.einvoice_provider", "--port", str(EINVOICE_SIM_PORT)]),
+    from parking.payments.demo import simulator_command
+    einvoice = [
+        sys.executable, "-m", "simulators.einvoice_provider",
+        "--port", str(EINVOICE_SIM_PORT), "--cert-dir", str(cert_dir(settings)),
+    ]  # fmt: skip
+    return [simulator_command(settings.public_base_url), ("einvoice-provider", einvoice)]
+
+
+def payer_command(seeded: dict[str, Any]) -> tuple[str, list[str]]:
+    """Demo drivers who scan the exit kiosks' VietQR with a banking app."""
+    kiosks = [
+        f"http://127.0.0.1:{DISPLAY_BASE_PORT + i}"
+        for i, lane in enumerate(seeded["lanes"])
+        if lane["direction"] == "exit"
     ]
+    args = [a for k in kiosks for a in ("--kiosk", k)]
+    bank = f"http://127.0.0.1:{PAYMENT_SIM_PORT}"
+    return "demo-payer", [sys.executable, "-m", "simulators.payment_provider.demo_payer", "--bank", bank, *args]
 
 
 def _frames_from_dataset(settings: Settings, kind: str, out: Path) -> int:
@@ -83,6 +90,16 @@ def demo_frames(settings: Settings, kind: str) -> Path:
             [sys.executable, "-m", "gate_agent", "render-demo-plates", "--out", str(rendered), "--n", "40"], check=True
         )
     return rendered
+
+
+def linked_demo_plates(settings: Settings, every: int = 3) -> tuple[str, ...]:
+    """Every `every`-th car of the demo has a driver account with a linked wallet (charged without stopping)."""
+    import vnplate
+
+    labels = demo_frames(settings, "car_1line") / "labels.csv"
+    with labels.open(newline="") as fh:
+        plates = [vnplate.normalize(row["plate_text"]) for row in csv.DictReader(fh)]
+    return tuple(p for i, p in enumerate(plates) if i % every == 0)
 
 
 def agent_config(settings: Settings, lane: dict[str, Any], frames: Path, port: int, seed: int) -> str:
@@ -138,6 +155,7 @@ def agent_commands(settings: Settings, seeded: dict[str, Any]) -> list[tuple[str
         cmds.append(
             (f"agent-{lane['lot']}-{lane['code']}", [sys.executable, "-m", "gate_agent", "run", "--config", str(path)])
         )
+    cmds.append(payer_command(seeded))
     return cmds
 
 

@@ -142,4 +142,10 @@ async def seed_demo(db: AsyncSession, known: dict[str, str]) -> dict[str, Any]:
                 }
             )
     await db.flush()
-    return {"operator": op.code, "lots": lots_out, "lanes": lanes_out, "tokens": known}
+    return {
+        "operator": op.code,
+        "operator_row": {"code": op.code, "name": op.name, "tax_code": op.tax_code},
+        "lots": lots_out,
+        "lanes": lanes_out,
+        "tokens": known,
+    }

@@ -15,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from parking.gate import service
 from parking.gate.schemas import GateDecision, GateEventIn, HeartbeatIn, HeartbeatOut, SessionStatus
+from parking.invoices.service import receipt_url_for_session
 from parking.kit.deps import DB, State
 from parking.kit.errors import AppError
 from parking.kit.metrics import GATE_EVENTS
@@ -93,9 +94,18 @@ async def session_status(session_id: uuid.UUID, db: DB, state: State, authorizat
         raise AppError("session_not_found", f"No session {session_id} in lot {lane.lot_code}.", 404)
     action = None
     if row.status == "closed":
-        action = "open" if row.payment_status in {"paid", "free", "charging", "deferred"} else "pay"
+        if "over_deferred_limit" in (row.flags or []) and row.payment_status == "charging":
+            action = "attendant"  # the driver already owes too much to be let out on a background charge
+        else:
+            action = "open" if row.payment_status in {"paid", "free", "charging", "deferred"} else "pay"
+    receipt = await receipt_url_for_session(db, row.id, state.settings.public_base_url)
     return SessionStatus(
-        session_id=row.id, status=row.status, payment_status=row.payment_status, action=action, fee_vnd=row.fee_vnd
+        session_id=row.id,
+        status=row.status,
+        payment_status=row.payment_status,
+        action=action,
+        fee_vnd=row.fee_vnd,
+        receipt_url=receipt,
     )
 
 

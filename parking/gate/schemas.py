@@ -81,3 +81,4 @@ class SessionStatus(BaseModel):
     payment_status: str
     action: Action | None
     fee_vnd: int | None
+    receipt_url: str | None = None

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import vnplate
 from parking.audit.service import record as audit
 from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo
+from parking.invoices.service import receipt_url_for_session
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
 from parking.models import GateEvent, GateEventImage, LotCapacity, ParkingSession, Vehicle
@@ -540,11 +541,18 @@ async def _exit(
         ),
     )
     await db.execute(
-        update(ParkingSession).where(ParkingSession.id == sess.id).values(payment_status=pay.payment_status)
+        update(ParkingSession)
+        .where(ParkingSession.id == sess.id)
+        .values(
+            payment_status=pay.payment_status,
+            flags=list(dict.fromkeys([*sess.flags, *flags, *pay.flags])),
+        )
     )
     action = "open" if offline else pay.action
     payment = PaymentInfo(**pay.payment) if pay.payment else None
-    receipt = pay.payment.get("receipt_url") if pay.payment else None
+    receipt = None
+    if pay.payment_status == "paid":  # charged at once: the e-invoice code was assigned in this transaction
+        receipt = await receipt_url_for_session(db, sess.id, rules.public_base_url)
     return GateDecision(
         event_id=ev.event_id,
         session_id=sess.id,

@@ -1,8 +1,9 @@
 """The seam between the gate flow and payments.
 
-The gate service calls these three functions inside the gate event's transaction. The payments package
-owns their bodies; the defaults here are the behaviour without any payment method: a free stay opens,
-a paid stay is told to pay and is recorded as a debt-in-waiting.
+The gate service calls these functions inside the gate event's transaction (they never commit):
+`decide_exit` charges a linked account or shows a VietQR, `entry_notice` reports unpaid debts,
+`active_pass` gives pricing the driver's monthly pass, `offline_cache` tells lanes whom they may let
+out while offline.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from parking.payments import handlers as _handlers  # noqa: F401  (registers the outbox handlers)
+from parking.payments import service
+from parking.payments.models import DriverVehicle, MonthlyPass, PaymentMethod
 
 
 @dataclass(frozen=True)
@@ -38,24 +44,81 @@ class ExitPayment:
 
 
 async def decide_exit(db: AsyncSession, ctx: ExitContext) -> ExitPayment:
-    if ctx.fee_vnd == 0:
-        return ExitPayment("open", "Cảm ơn / Thank you", ["Miễn phí / No charge"], payment_status="free")
-    if ctx.offline:
-        return ExitPayment("open", "Cảm ơn / Thank you", [], payment_status="deferred", flags=["charge_later"])
-    return ExitPayment(
-        "pay", "Vui lòng thanh toán / Please pay", [f"{ctx.fee_vnd:,} VND".replace(",", ".")],
-        payment={"amount_vnd": ctx.fee_vnd}, payment_status="awaiting_qr",
+    a = await service.exit_decision(
+        db,
+        session_id=ctx.session_id,
+        lot_id=ctx.lot_id,
+        lane_id=ctx.lane_id,
+        plate=ctx.plate_norm,
+        fee_vnd=ctx.fee_vnd,
+        offline=ctx.offline,
     )
+    return ExitPayment(a.action, a.title, a.lines, a.payment, a.payment_status, a.flags)
 
 
 async def entry_notice(db: AsyncSession, *, lot_id: uuid.UUID, plate_norm: str) -> str | None:
-    return None
+    debts = await service.open_debts_for_plate(db, plate_norm)
+    if not debts:
+        return None
+    total = sum(d.amount_vnd for d in debts)
+    n = len(debts)
+    return (
+        f"Còn nợ {service.fmt_vnd(total)} ({n} lượt) / Unpaid {total:,} VND from {n} earlier stay{'s' if n > 1 else ''}"
+    )
 
 
 async def active_pass(db: AsyncSession, *, plate_norm: str, lot_id: uuid.UUID, at: datetime) -> Any | None:
-    return None
+    """The pass covering this plate in this lot at `at`, as the pricing engine's `Pass`."""
+    from parking.pricing import Pass
+
+    row = (
+        (
+            await db.execute(
+                select(MonthlyPass)
+                .where(
+                    MonthlyPass.plate == plate_norm,
+                    MonthlyPass.lot_id == lot_id,
+                    MonthlyPass.status == "active",
+                    MonthlyPass.valid_until > at,
+                )
+                .order_by(MonthlyPass.valid_from)
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if row is None:
+        return None
+    # The engine covers [valid_from, valid_until) itself, so a stay starting before the pass is split.
+    return Pass(
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        band=row.band,
+        vehicle_class=row.vehicle_class,
+        reference=f"pass:{row.id}",
+    )
 
 
 async def offline_cache(db: AsyncSession, *, lot_id: uuid.UUID) -> dict[str, list[str]]:
     """Plates a lane may let out while offline because they will be charged later."""
-    return {"passes": [], "linked_plates": []}
+    from datetime import UTC
+
+    now = datetime.now(UTC)
+    passes = (
+        await db.execute(
+            select(MonthlyPass.plate).where(
+                MonthlyPass.lot_id == lot_id,
+                MonthlyPass.status == "active",
+                MonthlyPass.valid_from <= now,
+                MonthlyPass.valid_until > now,
+            )
+        )
+    ).scalars()
+    linked = (
+        await db.execute(
+            select(DriverVehicle.plate)
+            .join(PaymentMethod, PaymentMethod.driver_id == DriverVehicle.driver_id)
+            .where(PaymentMethod.status == "active")
+        )
+    ).scalars()
+    return {"passes": sorted(set(passes)), "linked_plates": sorted(set(linked))}

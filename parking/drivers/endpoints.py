@@ -1,0 +1,193 @@
+"""Driver-facing API under /v1/drivers, authenticated with the driver's own bearer token."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from sqlalchemy import select
+
+from parking.drivers import schemas as S
+from parking.drivers import service
+from parking.drivers.auth import CurrentDriver
+from parking.kit.deps import DB, State
+from parking.kit.errors import AppError
+from parking.payments import service as payments
+from parking.payments.models import Debt, DriverVehicle, MonthlyPass, PaymentMethod
+
+router = APIRouter(prefix="/v1/drivers", tags=["drivers"])
+
+
+def _driver_out(d: Any) -> S.DriverOut:
+    return S.DriverOut(
+        id=d.id, email=d.email, full_name=d.full_name, phone=d.phone, deferred_limit_vnd=d.deferred_limit_vnd
+    )
+
+
+def _method_out(m: PaymentMethod) -> S.MethodOut:
+    return S.MethodOut(
+        id=m.id, provider=m.provider, kind=m.kind, label=m.label, status=m.status, token_last4=m.token[-4:]
+    )
+
+
+def _pass_out(p: MonthlyPass) -> S.PassOut:
+    return S.PassOut(
+        id=p.id,
+        plate=p.plate,
+        lot_id=p.lot_id,
+        vehicle_class=p.vehicle_class,
+        band=p.band,
+        valid_from=p.valid_from,
+        valid_until=p.valid_until,
+        price_vnd=p.price_vnd,
+        payment_id=p.payment_id,
+    )
+
+
+def _debt_out(d: Debt) -> S.DebtOut:
+    return S.DebtOut(
+        id=d.id,
+        session_id=d.session_id,
+        plate=d.plate,
+        amount_vnd=d.amount_vnd,
+        reason=d.reason,
+        status=d.status,
+        created_at=d.created_at,
+    )
+
+
+@router.post("/register", response_model=S.DriverOut, status_code=201)
+async def register(body: S.RegisterIn, db: DB) -> S.DriverOut:
+    d = await service.register(db, email=body.email, password=body.password, full_name=body.full_name, phone=body.phone)
+    await db.commit()
+    return _driver_out(d)
+
+
+@router.post("/login", response_model=S.TokenOut)
+async def login(body: S.LoginIn, db: DB) -> S.TokenOut:
+    token, expires = await service.login(db, email=body.email, password=body.password)
+    await db.commit()
+    return S.TokenOut(access_token=token, expires_at=expires)
+
+
+@router.get("/me", response_model=S.DriverOut)
+async def me(driver: CurrentDriver) -> S.DriverOut:
+    return _driver_out(driver)
+
+
+@router.post("/me/vehicles", response_model=S.VehicleOut, status_code=201)
+async def add_vehicle(body: S.VehicleIn, db: DB, driver: CurrentDriver) -> S.VehicleOut:
+    v = await service.add_vehicle(db, driver, plate=body.plate, vehicle_class=body.vehicle_class)
+    await db.commit()
+    return S.VehicleOut(id=v.id, plate=v.plate, vehicle_class=v.vehicle_class)
+
+
+@router.get("/me/vehicles", response_model=list[S.VehicleOut])
+async def vehicles(db: DB, driver: CurrentDriver) -> list[S.VehicleOut]:
+    rows = (await db.execute(select(DriverVehicle).where(DriverVehicle.driver_id == driver.id))).scalars()
+    return [S.VehicleOut(id=v.id, plate=v.plate, vehicle_class=v.vehicle_class) for v in rows]
+
+
+@router.delete("/me/vehicles/{vehicle_id}", status_code=204)
+async def remove_vehicle(vehicle_id: uuid.UUID, db: DB, driver: CurrentDriver) -> None:
+    await service.remove_vehicle(db, driver, vehicle_id)
+    await db.commit()
+
+
+@router.post(
+    "/me/payment-methods",
+    response_model=S.MethodOut,
+    status_code=201,
+    summary="Link a bank account or e-wallet token held at the payment provider",
+)
+async def link_method(body: S.MethodIn, db: DB, driver: CurrentDriver) -> S.MethodOut:
+    m = await service.link_method(db, driver, provider_token=body.provider_token, kind=body.kind, label=body.label)
+    await db.commit()
+    return _method_out(m)
+
+
+@router.get("/me/payment-methods", response_model=list[S.MethodOut])
+async def methods(db: DB, driver: CurrentDriver) -> list[S.MethodOut]:
+    rows = (
+        await db.execute(
+            select(PaymentMethod).where(PaymentMethod.driver_id == driver.id).order_by(PaymentMethod.created_at)
+        )
+    ).scalars()
+    return [_method_out(m) for m in rows]
+
+
+@router.delete("/me/payment-methods/{method_id}", status_code=204)
+async def unlink_method(method_id: uuid.UUID, db: DB, driver: CurrentDriver) -> None:
+    await service.unlink_method(db, driver, method_id)
+    await db.commit()
+
+
+@router.post("/me/passes", response_model=S.PassOut, status_code=201, summary="Buy a monthly pass")
+async def buy_pass(
+    body: S.PassIn,
+    db: DB,
+    state: State,
+    driver: CurrentDriver,
+    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+) -> S.PassOut:
+    p = await service.buy_pass(
+        db,
+        driver,
+        plate=body.plate,
+        lot_id=body.lot_id,
+        start=body.start,
+        tariffs=state.tariffs,
+        idempotency_key=idempotency_key,
+    )
+    await db.commit()
+    return _pass_out(p)
+
+
+@router.get("/me/passes", response_model=list[S.PassOut])
+async def passes(db: DB, driver: CurrentDriver) -> list[S.PassOut]:
+    rows = (
+        await db.execute(select(MonthlyPass).where(MonthlyPass.driver_id == driver.id).order_by(MonthlyPass.valid_from))
+    ).scalars()
+    return [_pass_out(p) for p in rows]
+
+
+@router.get("/me/sessions")
+async def sessions(db: DB, driver: CurrentDriver) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": str(s.id),
+            "lot_id": str(s.lot_id),
+            "plate": s.plate,
+            "status": s.status,
+            "entry_at": s.entry_at.isoformat() if s.entry_at else None,
+            "exit_at": s.exit_at.isoformat() if s.exit_at else None,
+            "fee_vnd": s.fee_vnd,
+            "payment_status": s.payment_status,
+        }
+        for s in await service.sessions_of(db, driver)
+    ]
+
+
+@router.get("/me/debts", response_model=list[S.DebtOut])
+async def debts(db: DB, driver: CurrentDriver) -> list[S.DebtOut]:
+    return [_debt_out(d) for d in await service.debts_of(db, driver)]
+
+
+@router.post("/me/debts/{debt_id}/pay", response_model=S.PayDebtOut)
+async def pay_debt(debt_id: uuid.UUID, body: S.PayDebtIn, db: DB, driver: CurrentDriver) -> S.PayDebtOut:
+    debt = next((d for d in await service.debts_of(db, driver) if d.id == debt_id), None)
+    if debt is None:
+        raise AppError("debt_not_found", "No such debt on this account.", 404)
+    if debt.status != "open":
+        return S.PayDebtOut(debt_id=debt.id, status=debt.status, payment_id=debt.settled_payment_id)
+    if body.method == "linked":
+        p = await payments.pay_debt_linked(db, debt, driver_id=driver.id)
+        await db.commit()
+        status = {"confirmed": "paid", "pending": "charging", "failed": "declined"}.get(p.status, p.status)
+        return S.PayDebtOut(debt_id=debt.id, status=status, payment_id=p.id)
+    intent = await payments.create_intent(
+        db, amount_vnd=debt.amount_vnd, purpose="debt", session_id=None, lane_id=None, debt_id=debt.id
+    )
+    await db.commit()
+    return S.PayDebtOut(debt_id=debt.id, status="awaiting_qr", payment=payments.intent_view(intent))

@@ -1,0 +1,100 @@
+"""HTTP shapes of the driver API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RegisterIn(BaseModel):
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    password: str = Field(min_length=8, max_length=200)
+    full_name: str = Field("", max_length=200)
+    phone: str = Field("", max_length=20)
+
+
+class LoginIn(BaseModel):
+    email: str
+    password: str
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+
+
+class DriverOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    phone: str
+    deferred_limit_vnd: int
+
+
+class VehicleIn(BaseModel):
+    plate: str = Field(min_length=4, max_length=32)
+    vehicle_class: str = Field("car_small", pattern="^(bicycle|motorbike|car_small|car_large)$")
+
+
+class VehicleOut(BaseModel):
+    id: uuid.UUID
+    plate: str
+    vehicle_class: str
+
+
+class MethodIn(BaseModel):
+    provider_token: str = Field(min_length=4, max_length=200)
+    kind: str = Field("ewallet", pattern="^(bank_account|ewallet)$")
+    label: str = Field("", max_length=100)
+
+
+class MethodOut(BaseModel):
+    id: uuid.UUID
+    provider: str
+    kind: str
+    label: str
+    status: str
+    token_last4: str
+
+
+class PassIn(BaseModel):
+    plate: str
+    lot_id: uuid.UUID
+    start: datetime | None = None  # default: now
+
+
+class PassOut(BaseModel):
+    id: uuid.UUID
+    plate: str
+    lot_id: uuid.UUID
+    vehicle_class: str
+    band: str
+    valid_from: datetime
+    valid_until: datetime
+    price_vnd: int
+    payment_id: uuid.UUID | None
+
+
+class DebtOut(BaseModel):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    plate: str | None
+    amount_vnd: int
+    reason: str
+    status: str
+    created_at: datetime
+
+
+class PayDebtIn(BaseModel):
+    method: str = Field("linked", pattern="^(linked|vietqr)$")
+
+
+class PayDebtOut(BaseModel):
+    debt_id: uuid.UUID
+    status: str
+    payment_id: uuid.UUID | None = None
+    payment: dict[str, Any] | None = None  # VietQR to scan when method = vietqr

@@ -1,0 +1,1 @@
+"""Cash-register e-invoices (issue #6): numbering, XML, signing, transmission, receipts, verify."""

@@ -1,0 +1,91 @@
+"""Tables of migration 0003 (invoice series, invoices, invoice events). Kept beside the invoices domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, SmallInteger, String, Text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parking.models.base import Base, now_col, uuid_pk
+
+KINDS = ("original", "adjustment", "replacement")
+STATUSES = ("issued", "sent", "accepted", "rejected")
+
+
+class InvoiceSeries(Base):
+    """One counter per operator and year: ``next_seq`` is the next 11-digit number to hand out.
+
+    Numbers are taken with ``UPDATE ... SET next_seq = next_seq + 1 RETURNING`` in the payment's own
+    transaction: the row lock orders concurrent payments and a rollback returns the number, so a
+    series has neither gaps nor duplicates.
+    """
+
+    __tablename__ = "invoice_series"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    operator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("operators.id"))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    template: Mapped[int] = mapped_column(SmallInteger)  # KHMSHDon
+    symbol: Mapped[str] = mapped_column(String(6))  # KHHDon, e.g. C26MAA
+    series_code: Mapped[str] = mapped_column(String(5))  # the 5 characters issued by the tax authority
+    next_seq: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_at: Mapped[datetime] = now_col()
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    kind: Mapped[str] = mapped_column(String(12))
+    series_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoice_series.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    mccqt: Mapped[str] = mapped_column(String(23), unique=True)
+    operator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("operators.id"))
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"))
+    refund_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("refunds.id"))
+    related_invoice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("invoices.id"))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    driver_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    plate: Mapped[str | None] = mapped_column(String(16))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    total_vnd: Mapped[int] = mapped_column(BigInteger)
+    net_vnd: Mapped[int] = mapped_column(BigInteger)
+    vat_vnd: Mapped[int] = mapped_column(BigInteger)
+    vat_rate_bp: Mapped[int] = mapped_column(Integer)
+    buyer_name: Mapped[str | None] = mapped_column(Text)
+    buyer_tax_code: Mapped[str | None] = mapped_column(String(14))
+    buyer_address: Mapped[str | None] = mapped_column(Text)
+    buyer_id_number: Mapped[str | None] = mapped_column(String(12))
+    buyer_phone: Mapped[str | None] = mapped_column(String(16))
+    xml: Mapped[str] = mapped_column(Text)  # the HDon as issued (unsigned; the signature is on the envelope)
+    mtdiep: Mapped[str] = mapped_column(String(64), unique=True)  # fixed at issue: retries reuse it
+    signed_envelope: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="issued")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = now_col()
+    updated_at: Mapped[datetime] = now_col()
+
+
+class InvoiceEvent(Base):
+    """Append-only history of an invoice's status (issued, sent, accepted, rejected, retry errors)."""
+
+    __tablename__ = "invoice_events"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoices.id"))
+    at: Mapped[datetime] = now_col()
+    status: Mapped[str] = mapped_column(String(10))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class InvoiceBuyerProfile(Base):
+    __tablename__ = "invoice_buyer_profiles"
+    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drivers.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    tax_code: Mapped[str | None] = mapped_column(String(14))
+    address: Mapped[str | None] = mapped_column(Text)
+    id_number: Mapped[str | None] = mapped_column(String(12))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = now_col()

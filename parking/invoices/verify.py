@@ -1,0 +1,242 @@
+"""``parking invoices verify --date YYYY-MM-DD``: every paid sale has exactly one invoice, every invoice a
+payment, and no invoice series has a gap or a duplicate. Anyone can run it; the tests run it too.
+
+The day is the business day in Asia/Ho_Chi_Minh (GMT+7), the calendar the invoices are dated in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parking.invoices.service import INVOICEABLE_PURPOSES
+from parking.invoices.xml import VN_TZ
+
+PAID = ("confirmed", "partially_refunded", "refunded")
+MAX_LISTED = 100  # keep the report readable; counts stay exact
+
+
+@dataclass
+class VerifyReport:
+    day: str
+    payments_checked: int = 0
+    invoices_checked: int = 0
+    series_checked: int = 0
+    missing_invoice: list[dict[str, Any]] = field(default_factory=list)  # paid, no original invoice
+    extra_invoices: list[dict[str, Any]] = field(default_factory=list)  # paid, more than one original
+    invoices_without_payment: list[dict[str, Any]] = field(default_factory=list)
+    amount_mismatch: list[dict[str, Any]] = field(default_factory=list)
+    refunds_without_adjustment: list[dict[str, Any]] = field(default_factory=list)  # succeeded refunds
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    # Not errors of our bookkeeping, but need a person: shown, and do not make the report unclean.
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    not_yet_accepted: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return not (
+            self.missing_invoice
+            or self.extra_invoices
+            or self.invoices_without_payment
+            or self.amount_mismatch
+            or self.refunds_without_adjustment
+            or self.gaps
+            or self.duplicates
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"clean": self.clean, **asdict(self)}
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=VN_TZ)
+    return start, start + timedelta(days=1)
+
+
+async def _rows(db: AsyncSession, sql: str, **params: Any) -> list[dict[str, Any]]:
+    res = await db.execute(text(sql), params)
+    return [
+        {k: (str(v) if not isinstance(v, int | str | bool | type(None)) else v) for k, v in r._mapping.items()}
+        for r in res
+    ]
+
+
+async def verify_day(db: AsyncSession, day: date) -> VerifyReport:
+    start, end = day_bounds(day)
+    p = {"start": start, "end": end, "paid": list(PAID), "purposes": list(INVOICEABLE_PURPOSES)}
+    rep = VerifyReport(day=day.isoformat())
+
+    rep.payments_checked = int(
+        (
+            await db.execute(
+                text(
+                    "SELECT count(*) FROM payments WHERE status = ANY(:paid) AND purpose = ANY(:purposes) "
+                    "AND confirmed_at >= :start AND confirmed_at < :end"
+                ),
+                p,
+            )
+        ).scalar_one()
+    )
+    per_payment = await _rows(
+        db,
+        """
+        SELECT pm.id AS payment_id, pm.session_id, pm.amount_vnd, count(i.id) AS originals,
+               min(i.mccqt) AS mccqt, min(i.total_vnd) AS invoiced_vnd
+          FROM payments pm
+          LEFT JOIN invoices i ON i.payment_id = pm.id AND i.kind = 'original'
+         WHERE pm.status = ANY(:paid) AND pm.purpose = ANY(:purposes)
+           AND pm.confirmed_at >= :start AND pm.confirmed_at < :end
+         GROUP BY pm.id
+        HAVING count(i.id) <> 1 OR min(i.total_vnd) <> pm.amount_vnd
+    """,
+        **p,
+    )
+    rep.missing_invoice = [r for r in per_payment if r["originals"] == 0][:MAX_LISTED]
+    rep.extra_invoices = [r for r in per_payment if r["originals"] > 1][:MAX_LISTED]
+    rep.amount_mismatch = [r for r in per_payment if r["originals"] == 1][:MAX_LISTED]
+
+    rep.invoices_checked = int(
+        (
+            await db.execute(text("SELECT count(*) FROM invoices WHERE issued_at >= :start AND issued_at < :end"), p)
+        ).scalar_one()
+    )
+    rep.invoices_without_payment = await _rows(
+        db,
+        """
+        SELECT i.mccqt, i.kind, i.payment_id, pm.status AS payment_status, pm.purpose
+          FROM invoices i LEFT JOIN payments pm ON pm.id = i.payment_id
+         WHERE i.issued_at >= :start AND i.issued_at < :end
+           AND (pm.id IS NULL OR NOT (pm.status = ANY(:paid)) OR NOT (pm.purpose = ANY(:purposes)))
+         LIMIT 100
+    """,
+        **p,
+    )
+    rep.refunds_without_adjustment = await _rows(
+        db,
+        """
+        SELECT r.id AS refund_id, r.payment_id, r.amount_vnd
+          FROM refunds r
+          JOIN invoices o ON o.payment_id = r.payment_id AND o.kind = 'original'
+          LEFT JOIN invoices a ON a.refund_id = r.id
+         WHERE r.created_at >= :start AND r.created_at < :end AND r.status = 'succeeded' AND a.id IS NULL
+         LIMIT 100
+    """,
+        **p,
+    )
+
+    # Gaps and duplicates over the whole of every series that issued on that day: 1..next_seq-1 must
+    # each be used exactly once.
+    series = await _rows(
+        db,
+        """
+        SELECT s.id, s.symbol, s.series_code, s.year, s.next_seq FROM invoice_series s
+         WHERE EXISTS (SELECT 1 FROM invoices i WHERE i.series_id = s.id
+                        AND i.issued_at >= :start AND i.issued_at < :end)
+    """,
+        **p,
+    )
+    rep.series_checked = len(series)
+    for s in series:
+        missing = await _rows(
+            db,
+            """
+            SELECT n AS seq FROM generate_series(1, CAST(:last AS bigint)) AS n
+             WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.series_id = :sid AND i.seq = n)
+             ORDER BY n LIMIT 100
+        """,
+            last=s["next_seq"] - 1,
+            sid=s["id"],
+        )
+        beyond = await _rows(
+            db,
+            "SELECT seq FROM invoices WHERE series_id = :sid AND seq >= :next",
+            sid=s["id"],
+            next=s["next_seq"],
+        )
+        if missing or beyond:
+            rep.gaps.append(
+                {
+                    "series": f"{s['series_code']}/{s['year']}",
+                    "symbol": s["symbol"],
+                    "missing": [m["seq"] for m in missing],
+                    "beyond_counter": [b["seq"] for b in beyond],
+                }
+            )
+        dups = await _rows(
+            db,
+            """
+            SELECT seq, count(*) AS n FROM invoices WHERE series_id = :sid GROUP BY seq HAVING count(*) > 1
+        """,
+            sid=s["id"],
+        )
+        rep.duplicates += [{"series": f"{s['series_code']}/{s['year']}", **d} for d in dups]
+    rep.duplicates += await _rows(
+        db,
+        """
+        SELECT mccqt, count(*) AS n FROM invoices GROUP BY mccqt HAVING count(*) > 1
+    """,
+    )
+
+    rep.rejected = await _rows(
+        db,
+        """
+        SELECT mccqt, status_reason FROM invoices
+         WHERE status = 'rejected' AND issued_at >= :start AND issued_at < :end LIMIT 100
+    """,
+        **p,
+    )
+    rep.not_yet_accepted = int(
+        (
+            await db.execute(
+                text(
+                    "SELECT count(*) FROM invoices WHERE status IN ('issued','sent') "
+                    "AND issued_at >= :start AND issued_at < :end"
+                ),
+                p,
+            )
+        ).scalar_one()
+    )
+    return rep
+
+
+async def _verify_url(db_url: str, day: date) -> VerifyReport:
+    from parking.kit.db import make_engine, make_sessionmaker
+
+    engine = make_engine(db_url, 2)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            return await verify_day(db, day)
+    finally:
+        await engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    invoices = typer.Typer(help="Cash-register e-invoices.", no_args_is_help=True)
+
+    @invoices.command("verify")
+    def verify_cmd(
+        day: Annotated[str, typer.Option("--date", help="Business day (GMT+7), YYYY-MM-DD")],
+    ) -> None:
+        """Report paid sales without exactly one invoice, invoices without a payment, gaps and duplicates."""
+        try:
+            d = date.fromisoformat(day)
+        except ValueError:
+            typer.echo(f"--date must be YYYY-MM-DD, got {day!r}", err=True)
+            raise typer.Exit(2) from None
+        from parking.cli import services
+        from parking.settings import get_settings
+
+        with services(get_settings()) as (db_url, _):
+            rep = asyncio.run(_verify_url(db_url, d))
+        typer.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False))
+        raise typer.Exit(0 if rep.clean else 1)
+
+    app.add_typer(invoices, name="invoices")

@@ -1,0 +1,1 @@
+"""Payments: linked accounts, VietQR, provider notifications, ledger."""

@@ -1,0 +1,127 @@
+"""Wiring helpers for `make run`, the benchmark and the lead's app factory.
+
+`simulator_command` is what `parking.demo.launcher.simulator_commands` should return for the payment
+provider; `include_routers` mounts the payments and drivers APIs (idempotent), and
+`create_app_with_payments` is an app factory that does so (used by benchmarks/exit_linked.py until the
+main factory includes the routers itself).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from fastapi import FastAPI
+
+from parking.payments.settings import PaymentSettings, get_payment_settings
+
+
+def simulator_command(public_base_url: str, settings: PaymentSettings | None = None) -> tuple[str, list[str]]:
+    s = settings or get_payment_settings()
+    port = s.provider_base_url.rsplit(":", 1)[-1].split("/")[0]
+    return "payment-provider", [
+        sys.executable,
+        "-m",
+        "simulators.payment_provider",
+        "--port",
+        port,
+        "--secret",
+        s.provider_secret,
+        "--webhook-url",
+        public_base_url,
+        "--bank-bin",
+        s.qr_bank_bin,
+        "--account",
+        s.qr_account,
+        *demo_preload_args(),
+    ]
+
+
+def include_routers(app: FastAPI) -> None:
+    from parking.drivers.endpoints import router as drivers_router
+    from parking.payments.endpoints import router as payments_router
+
+    present = {getattr(r, "path", "") for r in app.router.routes}
+    for router in (payments_router, drivers_router):
+        if not any(getattr(r, "path", "") in present for r in router.routes):
+            app.include_router(router)
+
+
+def create_app_with_payments(*args: Any, **kwargs: Any) -> FastAPI:
+    import importlib
+    import importlib.util
+
+    from parking.app import create_app
+
+    app = create_app(*args, **kwargs)
+    include_routers(app)
+    if importlib.util.find_spec("parking.invoices.tasks") is not None:
+        importlib.import_module("parking.invoices.tasks")  # registers the invoice outbox handlers
+    return app
+
+
+DEMO_WALLET = "ewl_demo_linked_wallet"
+DEMO_WALLET_BALANCE_VND = 50_000_000
+
+
+def demo_preload_args() -> list[str]:
+    """Extra simulator arguments so the demo driver's wallet exists when the simulator starts."""
+    return ["--preload", f"{DEMO_WALLET}:{DEMO_WALLET_BALANCE_VND}"]
+
+
+async def seed_demo_driver(
+    db: Any,
+    *,
+    email: str = "demo.driver@example.vn",
+    plates: tuple[str, ...] = ("30A12345",),
+    password: str = "demo-driver-2026",
+) -> dict[str, Any]:
+    """A driver with a linked wallet for the demo (idempotent). Never commits."""
+    import uuid
+
+    from sqlalchemy import select
+
+    from parking.drivers.auth import hash_password
+    from parking.payments.models import Driver, DriverVehicle, PaymentMethod
+
+    s = get_payment_settings()
+    d = (await db.execute(select(Driver).where(Driver.email == email))).scalar()
+    if d is None:
+        d = Driver(
+            id=uuid.uuid4(),
+            email=email,
+            full_name="Demo Driver",
+            phone="",
+            password_hash=hash_password(password),
+            deferred_limit_vnd=s.default_deferred_limit_vnd,
+        )
+        db.add(d)
+        await db.flush()
+    for plate in plates:
+        if (await db.execute(select(DriverVehicle).where(DriverVehicle.plate == plate))).scalar() is None:
+            db.add(DriverVehicle(id=uuid.uuid4(), driver_id=d.id, plate=plate, vehicle_class="car_small"))
+    if (
+        await db.execute(select(PaymentMethod).where(PaymentMethod.driver_id == d.id, PaymentMethod.status == "active"))
+    ).scalar() is None:
+        db.add(
+            PaymentMethod(
+                id=uuid.uuid4(),
+                driver_id=d.id,
+                provider=s.provider_name,
+                kind="ewallet",
+                token=DEMO_WALLET,
+                label="Demo e-wallet",
+                status="active",
+            )
+        )
+    await db.flush()
+    return {"email": email, "password": password, "plates": list(plates), "wallet": DEMO_WALLET}
+
+
+async def expire_unpaid_qrs(sessionmaker: Any) -> int:
+    """Scheduler job: QRs not paid in time become debts (run every minute or so)."""
+    from parking.kit.db import transaction
+    from parking.payments import service
+
+    async with transaction(sessionmaker) as db:
+        return await service.expire_intents(db)

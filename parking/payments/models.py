@@ -1,0 +1,167 @@
+"""Tables of migration 0002 (payments, drivers, ledger). Kept beside the payments domain that owns them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parking.models.base import Base, now_col, uuid_pk
+
+
+class Driver(Base):
+    __tablename__ = "drivers"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(Text, default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    password_hash: Mapped[str] = mapped_column(Text)
+    deferred_limit_vnd: Mapped[int] = mapped_column(BigInteger, default=300_000)
+    created_at: Mapped[datetime] = now_col()
+
+
+class DriverToken(Base):
+    __tablename__ = "driver_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drivers.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = now_col()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DriverVehicle(Base):
+    __tablename__ = "driver_vehicles"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drivers.id", ondelete="CASCADE"))
+    plate: Mapped[str] = mapped_column(String(16), unique=True)
+    vehicle_class: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = now_col()
+
+
+class PaymentMethod(Base):
+    __tablename__ = "payment_methods"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drivers.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    token: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = now_col()
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("parking_sessions.id"))
+    driver_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("drivers.id"))
+    intent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    purpose: Mapped[str] = mapped_column(String(16), default="session")
+    amount_vnd: Mapped[int] = mapped_column(BigInteger)
+    refunded_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(24))
+    method: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_txn_id: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    lane_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    lane_waiting: Mapped[bool] = mapped_column(default=False)
+    failure_code: Mapped[str | None] = mapped_column(Text)
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = now_col()
+
+
+class PaymentIntent(Base):
+    __tablename__ = "payment_intents"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("parking_sessions.id"))
+    debt_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    purpose: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(25), unique=True)
+    amount_vnd: Mapped[int] = mapped_column(BigInteger)
+    lane_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    qr_payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paid_payment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id"))
+    created_at: Mapped[datetime] = now_col()
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"))
+    amount_vnd: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    provider_refund_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = now_col()
+
+
+class Debt(Base):
+    __tablename__ = "debts"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parking_sessions.id"), unique=True)
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id"))
+    plate: Mapped[str | None] = mapped_column(String(16))
+    driver_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("drivers.id"))
+    amount_vnd: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    settled_payment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id"))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = now_col()
+
+
+class MonthlyPass(Base):
+    __tablename__ = "passes"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drivers.id"))
+    plate: Mapped[str] = mapped_column(String(16))
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id"))
+    vehicle_class: Mapped[str] = mapped_column(String(16))
+    band: Mapped[str] = mapped_column(String(8), default="all")
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    price_vnd: Mapped[int] = mapped_column(BigInteger)
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id"))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = now_col()
+
+
+class PaymentNotification(Base):
+    __tablename__ = "payment_notifications"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_txn_id: Mapped[str | None] = mapped_column(Text)
+    verified: Mapped[bool] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(32))
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = now_col()
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entries"
+    id: Mapped[uuid.UUID] = uuid_pk()
+    kind: Mapped[str] = mapped_column(String(16))
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    reverses_key: Mapped[str | None] = mapped_column(String(128))
+    memo: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = now_col()
+
+
+class LedgerPosting(Base):
+    __tablename__ = "ledger_postings"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_entries.id"))
+    account: Mapped[str] = mapped_column(String(80))
+    amount_vnd: Mapped[int] = mapped_column(BigInteger)

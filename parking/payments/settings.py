@@ -1,0 +1,59 @@
+"""Payment settings (env prefix ``PARKING_PAYMENTS_``). Defaults match `make run`'s simulator."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PaymentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARKING_PAYMENTS_", env_file=".env", extra="ignore")
+
+    provider_name: str = "sim"
+    provider_base_url: str = "http://127.0.0.1:8100"
+    provider_secret: str = "dev-provider-secret"  # bearer for the provider API
+    # How long the exit waits for the linked charge before opening anyway (the charge then
+    # completes through the outbox). Short: the driver is at the barrier.
+    charge_deadline_s: float = Field(1.5, gt=0)
+    default_deferred_limit_vnd: int = Field(300_000, ge=0)
+
+    # Bank-side confirmation credentials. Unset → that notification shape is refused.
+    sepay_api_key: str | None = "dev-provider-secret"
+    sepay_hmac_secret: str | None = "dev-provider-secret"
+    vnpay_hash_secret: str | None = "dev-provider-secret"
+
+    # The account dynamic VietQRs point at (operator's collection account).
+    qr_bank_bin: str = "970436"
+    qr_account: str = "0011001234567"
+    qr_ttl_s: int = Field(900, gt=0)
+
+    operator_api_key: str = "dev-operator-key"  # X-Operator-Key for refunds/debts until operator accounts exist
+
+    # Issue the e-invoice in the confirming transaction (parking.invoices.service.on_payment_confirmed).
+    issue_invoices: bool = True
+    # For a linked charge confirmed inside the exit decision, enqueue the invoices module's `invoice.issue`
+    # outbox message (same transaction, issued moments later) instead of issuing inline: keeps XML
+    # building and signing off the barrier's critical path. Off by default (inline, as agreed).
+    invoice_at_exit_via_outbox: bool = False
+
+    driver_token_ttl_days: int = Field(30, gt=0)
+
+
+_override: PaymentSettings | None = None
+
+
+def use_payment_settings(settings: PaymentSettings | None) -> None:
+    """Install explicit settings (tests, the demo runner); None goes back to the environment."""
+    global _override
+    _override = settings
+
+
+@lru_cache
+def _from_env() -> PaymentSettings:
+    return PaymentSettings()
+
+
+def get_payment_settings() -> PaymentSettings:
+    return _override or _from_env()
