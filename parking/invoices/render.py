@@ -12,15 +12,17 @@ from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
+import matplotlib
 import segno
 from fpdf import FPDF
 
 from parking.invoices.xml import ReceiptView
 
-# No pip package we depend on ships a Unicode TTF (fpdf2 ships none), so we look for DejaVu Sans,
-# which Debian/Ubuntu images carry; PARKING_INVOICE_FONT overrides. Without one the PDF falls back
-# to a core font with diacritics stripped, and says so in the document.
+# fpdf2 ships no Unicode TTF; matplotlib (a dependency, also for report charts) ships DejaVu Sans, which
+# covers Vietnamese, so every install has it. PARKING_INVOICE_FONT overrides; system copies are fallbacks.
+# Without any, the PDF falls back to a core font with diacritics stripped, and says so in the document.
 _FONT_CANDIDATES = [
+    str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"),
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",
     "/Library/Fonts/DejaVuSans.ttf",
