@@ -11,4 +11,4 @@ from parking.models import AuditLog
 async def record(
     db: AsyncSession, *, actor: str, action: str, entity: str, entity_id: str, data: dict[str, Any]
 ) -> None:
-    await db.execute(insert(AuditLog).values(actor=actor, action=action, entity=entity, entity_id=entity_id, data=data))
+    await db.execute(insert(AuditLog.__table__).values(actor=actor, action=action, entity=entity, entity_id=entity_id, data=data))
