@@ -28,6 +28,7 @@ from parking.invoices.service import receipt_url_for_session
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
 from parking.models import GateEvent, GateEventImage, LotCapacity, ParkingSession, Vehicle
+from parking.models.base import table
 from parking.payments import exit_hook
 from parking.sessions import fees
 from parking.sessions.matching import best_match
@@ -165,7 +166,7 @@ async def handle_event(
     vclass = ev.vehicle_class or lane.vehicle_class
     inserted = (
         await db.execute(
-            insert(GateEvent.__table__)
+            insert(table(GateEvent))
             .values(
                 id=ev.event_id,
                 lane_id=lane.id,
@@ -189,7 +190,7 @@ async def handle_event(
         return Outcome(await _replay(db, ev, lane, rhash), Effects(), True)
 
     if image is not None:
-        await db.execute(insert(GateEventImage.__table__).values(event_id=ev.event_id, data=image))
+        await db.execute(insert(table(GateEventImage)).values(event_id=ev.event_id, data=image))
     if plate is not None:
         # Serialise events of one plate in one lot (two entries, or an entry racing its exit): the second
         # then sees the first's committed session instead of colliding with it on the unique index.
@@ -202,7 +203,7 @@ async def handle_event(
         decision = await _exit(db, ev, lane, rules, tariffs, plate, vclass, effects)
 
     await db.execute(
-        update(GateEvent.__table__)
+        update(table(GateEvent))
         .where(GateEvent.id == ev.event_id)
         .values(decision=decision.model_dump(mode="json"), session_id=decision.session_id)
     )
@@ -253,11 +254,11 @@ async def _entry(
     # Lock order everywhere: vehicles -> parking_sessions -> lot_capacities (exits take sessions first too),
     # so concurrent entries and exits of one plate cannot deadlock.
     if plate is not None:
-        await db.execute(insert(Vehicle.__table__).values(plate=plate, vehicle_class=vclass).on_conflict_do_nothing())
+        await db.execute(insert(table(Vehicle)).values(plate=plate, vehicle_class=vclass).on_conflict_do_nothing())
         # A plate already inside means its exit was missed: close that stay for review, never block the gate.
         stale = (
             await db.execute(
-                update(ParkingSession.__table__)
+                update(table(ParkingSession))
                 .where(
                     ParkingSession.lot_id == lane.lot_id, ParkingSession.plate == plate, ParkingSession.status == "open"
                 )
@@ -274,7 +275,7 @@ async def _entry(
         if stale is not None:
             flags.append("previous_stay_without_exit")
             await db.execute(
-                update(LotCapacity.__table__)
+                update(table(LotCapacity))
                 .where(LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == stale.vehicle_class)
                 .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
             )
@@ -283,7 +284,7 @@ async def _entry(
     # Occupancy guard in the database: the conditional update is the lot's capacity check.
     occ = (
         await db.execute(
-            update(LotCapacity.__table__)
+            update(table(LotCapacity))
             .where(
                 LotCapacity.lot_id == lane.lot_id,
                 LotCapacity.vehicle_class == vclass,
@@ -316,7 +317,7 @@ async def _entry(
             )
         # The car is already inside (the lane opened offline): record the fact even above capacity.
         await db.execute(
-            update(LotCapacity.__table__)
+            update(table(LotCapacity))
             .where(LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == vclass)
             .values(occupied=LotCapacity.occupied + 1)
         )
@@ -327,7 +328,7 @@ async def _entry(
     if ev.offline_action:
         flags.append("opened_offline")
     await db.execute(
-        insert(ParkingSession.__table__).values(
+        insert(table(ParkingSession)).values(
             id=session_id,
             lot_id=lane.lot_id,
             vehicle_class=vclass,
@@ -433,7 +434,7 @@ async def _exit(
         session_id = uuid.uuid4()
         flags.append("unknown_entry")
         await db.execute(
-            insert(ParkingSession.__table__).values(
+            insert(table(ParkingSession)).values(
                 id=session_id,
                 lot_id=lane.lot_id,
                 vehicle_class=vclass,
@@ -479,7 +480,7 @@ async def _exit(
         flags.append("fee_unknown")
 
     await db.execute(
-        update(ParkingSession.__table__)
+        update(table(ParkingSession))
         .where(ParkingSession.id == sess.id)
         .values(
             status="closed",
@@ -497,7 +498,7 @@ async def _exit(
         )
     )
     await db.execute(
-        update(LotCapacity.__table__)
+        update(table(LotCapacity))
         .where(LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == sess.vehicle_class)
         .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
     )
@@ -541,7 +542,7 @@ async def _exit(
         ),
     )
     await db.execute(
-        update(ParkingSession.__table__)
+        update(table(ParkingSession))
         .where(ParkingSession.id == sess.id)
         .values(
             payment_status=pay.payment_status,

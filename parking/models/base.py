@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, Table, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -26,3 +26,10 @@ def uuid_pk() -> Mapped[uuid.UUID]:
 
 def now_col() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a model: hot paths use Core statements, which skip the ORM's per-statement work."""
+    t = model.__table__
+    assert isinstance(t, Table)
+    return t

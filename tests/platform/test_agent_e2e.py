@@ -8,6 +8,7 @@ tests/gate_agent/test_agent_ocr.py and tests/reading cover.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import os
@@ -44,8 +45,11 @@ def _frames(settings: Settings, out: Path) -> Path:
             w.writeheader()
             w.writerows(rows)
     else:
-        subprocess.run([sys.executable, "-m", "gate_agent", "render-demo-plates", "--out", str(out), "--n",
-                        str(N_CARS)], check=True, cwd=REPO_ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "gate_agent", "render-demo-plates", "--out", str(out), "--n", str(N_CARS)],
+            check=True,
+            cwd=REPO_ROOT,
+        )
     return out
 
 
@@ -69,11 +73,11 @@ offset_s = {offset}
 engine = "sidecar"
 [barrier]
 driver = "simulated"
-state_file = "{tmp / f'barrier-{code}.jsonl'}"
+state_file = "{tmp / f"barrier-{code}.jsonl"}"
 [display]
 port = 0
 [queue]
-path = "{tmp / f'queue-{code}.sqlite'}"
+path = "{tmp / f"queue-{code}.sqlite"}"
 [heartbeat]
 interval_s = 1.0
 """)
@@ -83,9 +87,15 @@ interval_s = 1.0
 async def _count(sm: async_sessionmaker[AsyncSession], lot: LotHandle) -> tuple[int, int, int]:
     async with sm() as db:
         events = (await db.execute(select(func.count()).where(GateEvent.lot_id == lot.id))).scalar_one()
-        closed = (await db.execute(select(func.count()).where(
-            ParkingSession.lot_id == lot.id, ParkingSession.status == "closed", ParkingSession.entry_at.is_not(None)
-        ))).scalar_one()
+        closed = (
+            await db.execute(
+                select(func.count()).where(
+                    ParkingSession.lot_id == lot.id,
+                    ParkingSession.status == "closed",
+                    ParkingSession.entry_at.is_not(None),
+                )
+            )
+        ).scalar_one()
         opened = (await db.execute(select(func.count()).where(ParkingSession.lot_id == lot.id))).scalar_one()
     return int(events), int(closed), int(opened)
 
@@ -100,8 +110,9 @@ async def test_demo_lane_agents_drive_sessions_end_to_end(
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for lane, offset in ((lot.entry, 0.0), (lot.exit, 4.0)):
         cfg = _config(tmp_path, live_server.url, lane.token, lane.code, lane.direction, frames, offset)
-        procs.append(subprocess.Popen([sys.executable, "-m", "gate_agent", "run", "--config", str(cfg)], cwd=REPO_ROOT,
-                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        cmd = [sys.executable, "-m", "gate_agent", "run", "--config", str(cfg)]
+        # Long-lived processes we watch and stop: Popen, not a blocking run (hence the noqa).
+        procs.append(subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))  # noqa: ASYNC220
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -110,7 +121,7 @@ async def test_demo_lane_agents_drive_sessions_end_to_end(
                 break
             for p in procs:
                 assert p.poll() is None, p.stdout.read().decode() if p.stdout else ""
-            time.sleep(0.5)
+            await asyncio.sleep(0.5)
         events, closed, total = await _count(sessionmaker, lot)
         assert events == 2 * N_CARS, "every vehicle's entry and exit reached the server exactly once"
         assert closed == N_CARS and total == N_CARS, "each stay opened at entry and closed at exit"
