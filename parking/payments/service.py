@@ -686,6 +686,12 @@ async def execute_refund(db: AsyncSession, *, refund_id: uuid.UUID, settings: Pa
         raise RuntimeError(f"refund outcome unknown ({res.code}); retrying with the same key")
     if res.outcome == "succeeded":
         r.status, r.provider_refund_id = "succeeded", res.provider_txn_id
+        await db.flush()
+        if get_payment_settings().issue_invoices:
+            from parking.invoices.service import on_refund
+
+            # An issued invoice is never edited: the refund gets an adjustment invoice linked to it.
+            await on_refund(db, r.id)
         return "succeeded"
     r.status = "failed"
     p.refunded_vnd -= r.amount_vnd

@@ -420,6 +420,26 @@ async def test_refunds_partial_then_full_with_audit(
             )
         ).scalar_one()
         assert total == fee
+        # Each refund produced an adjustment e-invoice linked to the original, which is left untouched.
+        invoices = (
+            await db.execute(
+                text(
+                    "SELECT kind, total_vnd, related_invoice_id FROM invoices WHERE payment_id = :p ORDER BY created_at"
+                ),
+                {"p": p.id},
+            )
+        ).all()
+        originals = [i for i in invoices if i.kind == "original"]
+        adjustments = [i for i in invoices if i.kind == "adjustment"]
+        assert len(originals) == 1 and originals[0].total_vnd == fee
+        assert sorted(-i.total_vnd for i in adjustments) == sorted([5000, fee - 5000])
+        assert {i.related_invoice_id for i in adjustments} == {
+            (
+                await db.execute(
+                    text("SELECT id FROM invoices WHERE payment_id = :p AND kind = 'original'"), {"p": p.id}
+                )
+            ).scalar_one()
+        }
 
 
 async def test_ledger_is_append_only(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
