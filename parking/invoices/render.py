@@ -33,6 +33,7 @@ INFO_LABELS = {
     "BienSo": "Biển số",
     "TGVao": "Giờ vào",
     "TGRa": "Giờ ra",
+    "BangGia": "Bảng giá",
 }
 BUYER_LABELS = {
     "Ten": "Tên",

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import vnplate
 from parking.invoices import codes
 from parking.invoices import xml as X
 from parking.invoices.models import Invoice, InvoiceBuyerProfile, InvoiceEvent, InvoiceSeries
@@ -198,13 +199,14 @@ async def _sale_of(db: AsyncSession, payment: Payment, issued_at: datetime) -> _
                 info["TGRa"] = X.vn_datetime(ps.exit_at)
                 service_end = ps.exit_at
             if ps.tariff_id:
-                info["BangGia"] = f"{ps.tariff_id} {ps.tariff_version or ''}".strip()
+                info["BangGia"] = f"{ps.tariff_id} v{ps.tariff_version}" if ps.tariff_version else ps.tariff_id
     if lot is None:
         raise InvoiceConfigError("cannot find the lot this payment belongs to", {"payment_id": str(payment.id)})
     operator = await db.get(Operator, lot.operator_id)
     assert operator is not None
     _check_seller(operator)
-    info = {"BaiXe": f"{lot.name} ({lot.code})", **({"BienSo": plate} if plate else {}), **info}
+    shown = vnplate.parse(plate).canonical if plate and vnplate.parse(plate) else plate  # type: ignore[union-attr]
+    info = {"BaiXe": f"{lot.name} ({lot.code})", **({"BienSo": shown} if shown else {}), **info}
     return _Sale(operator, info, service_end.astimezone(X.VN_TZ).date(), payment.session_id, plate, name)
 
 
