@@ -218,8 +218,11 @@ class GateAgent:
             "confidence": round(read.confidence, 3),
             "at": (frame.captured_at if frame is not None else _now()).isoformat(),
         }
-        if self.cfg.reader.dedup_window_s > 0 and self.store.seen_recently(
-            read.plate_norm, self.kind, self.cfg.reader.dedup_window_s
+        # An unreadable plate is never "the same vehicle" as another unreadable one.
+        if (
+            read.plate_norm
+            and self.cfg.reader.dedup_window_s > 0
+            and self.store.seen_recently(read.plate_norm, self.kind, self.cfg.reader.dedup_window_s)
         ):
             log.info("same_vehicle_skipped", plate=read.plate_display)
             if frame is not None and frame.cursor is not None:

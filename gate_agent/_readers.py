@@ -1,6 +1,6 @@
 """Plate readers behind one small protocol, and the step that turns reads into vehicles.
 
-- ``OcrReader`` wraps ``gate_agent.reading`` (EasyOCR; needs the optional ``gate`` extra),
+- ``OcrReader`` wraps ``gate_agent.reading`` (RapidOCR by default, or EasyOCR; needs the ``gate`` extra),
   imported lazily so the agent's other parts work without torch.
 - ``SidecarReader`` is for TESTS AND THE DEMO ONLY: it returns the plate text shipped with
   the image (labels.csv / NAME.txt), i.e. it fakes the camera edge, not our logic.
@@ -45,20 +45,27 @@ class SidecarReader:
         return [Read(normalise(frame.label), frame.label.strip(), 1.0, kind)]
 
 
+_KINDS = {"car": "car_1line", "moto": "moto_2line"}
+
+
 def _read_from(obj: Any) -> Read | None:
-    """Map a PlateRead / FusedPlate of gate_agent.reading to our Read (attribute names per
-    the reader's contract: text_norm, canonical, confidence, kind, crop_jpeg)."""
-    inner = getattr(obj, "best", None) or getattr(obj, "read", None)
-    text_norm = getattr(obj, "text_norm", None) or getattr(inner, "text_norm", None)
-    if not text_norm:
-        return None
-    canonical = getattr(obj, "canonical", None) or getattr(inner, "canonical", None) or text_norm
-    conf = getattr(obj, "confidence", None)
-    if conf is None:
-        conf = getattr(inner, "confidence", None) or 0.0
-    kind = getattr(obj, "kind", None) or getattr(inner, "kind", None)
-    crop = getattr(obj, "crop_jpeg", None) or getattr(inner, "crop_jpeg", None)
-    return Read(str(text_norm), str(canonical), float(conf), str(kind) if kind else None, crop)
+    """Map a ``PlateRead`` or ``FusedPlate`` of ``gate_agent.reading`` to our ``Read``.
+
+    A fused "attendant" result (the vote stayed under the threshold) is kept, with its best guess if it has
+    one and its crop, so the lane still sends an event and the server calls the attendant.
+    """
+    from gate_agent.reading import FusedPlate, PlateRead
+
+    if isinstance(obj, PlateRead):
+        return Read(obj.text_norm, obj.canonical, obj.confidence, _KINDS.get(obj.kind, obj.kind), obj.crop_jpeg)
+    if isinstance(obj, FusedPlate):
+        kind = _KINDS.get(obj.plate_kind or "", obj.plate_kind)
+        if obj.kind == "attendant":
+            return Read(obj.text_norm or "", obj.canonical or "", obj.confidence, kind, obj.crop_jpeg)
+        if not obj.text_norm:
+            return None
+        return Read(obj.text_norm, obj.canonical or obj.text_norm, obj.confidence, kind, obj.crop_jpeg)
+    raise TypeError(f"not a plate read: {type(obj).__name__}")
 
 
 class OcrReader:
@@ -92,12 +99,9 @@ class VehicleSplitter:
         self.window = fusion_window_s
         self._fuser: Any = None
         if use_reading_fuser:
-            try:
-                from gate_agent.reading import FrameFuser  # type: ignore[attr-defined,unused-ignore]
+            from gate_agent.reading import FrameFuser
 
-                self._fuser = _make_fuser(FrameFuser, fusion_window_s)
-            except ImportError:
-                self._fuser = None
+            self._fuser = FrameFuser(window_s=fusion_window_s)
         self._best: Read | None = None
         self._since: float | None = None
 
@@ -141,15 +145,6 @@ class VehicleSplitter:
             out, self._best, self._since = [self._best], None, None
             return out
         return []
-
-
-def _make_fuser(cls: Any, window_s: float) -> Any:
-    for kwargs in ({"window_s": window_s}, {"window": window_s}, {}):
-        try:
-            return cls(**kwargs)
-        except TypeError:
-            continue
-    return cls()
 
 
 def make_reader(engine: str, threads: int) -> Reader:

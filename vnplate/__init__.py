@@ -46,9 +46,7 @@ SERIES_LETTERS: frozenset[str] = frozenset("ABCDEFGHKLMNPRSTUVXYZ")
 
 # Two-letter car series seen on civilian plates (LD joint ventures, NG/NN diplomatic and foreign
 # organisations, KT economic, the rest special-purpose). Any other pair is read as a moped series.
-CAR_TWO_LETTER_SERIES: frozenset[str] = frozenset(
-    {"LD", "LA", "LB", "LC", "KT", "NG", "NN", "CV", "TD", "HC", "DA"}
-)
+CAR_TWO_LETTER_SERIES: frozenset[str] = frozenset({"LD", "LA", "LB", "LC", "KT", "NG", "NN", "CV", "TD", "HC", "DA"})
 
 # Letters that an OCR engine may return for a digit, with a penalty (lower = more common confusion).
 _LETTER_TO_DIGIT: dict[str, tuple[str, float]] = {

@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+from gate_agent.reading.fusion import FrameFuser, FusedPlate
 from gate_agent.reading.types import PlateRead, PlateReader
 
-__all__ = ["ENGINES", "PlateRead", "PlateReader", "make_reader"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "FrameFuser", "FusedPlate", "PlateRead", "PlateReader", "make_reader"]
 
-ENGINES = ("easyocr", "rapidocr")
+ENGINES = ("rapidocr", "easyocr")
+DEFAULT_ENGINE = "rapidocr"  # more accurate and faster on the shared photos: docs/plate-reading.md
 
 
 def make_reader(engine: str = "default", threads: int = 1) -> PlateReader:
@@ -18,9 +20,14 @@ def make_reader(engine: str = "default", threads: int = 1) -> PlateReader:
     from gate_agent.reading.engines import EasyOcrLines, RapidOcrLines
     from gate_agent.reading.reader import PipelineReader
 
-    name = "easyocr" if engine == "default" else engine
+    name = DEFAULT_ENGINE if engine == "default" else engine
     if name == "easyocr":
         return PipelineReader(EasyOcrLines(threads=threads))
     if name == "rapidocr":
-        return PipelineReader(RapidOcrLines(threads=threads))
+        try:
+            return PipelineReader(RapidOcrLines(threads=threads))
+        except ImportError as exc:
+            raise ImportError(
+                f"the {name!r} plate engine needs the `rapidocr-onnxruntime` package (gate extra): {exc}"
+            ) from exc
     raise ValueError(f"unknown plate engine {engine!r}; known: {', '.join(ENGINES)}")

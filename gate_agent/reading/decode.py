@@ -29,23 +29,39 @@ _NEG = -1e9
 _BLANK_COLLAPSE = 0.995
 
 
-def to_plate_alphabet(probs: np.ndarray, charset: Sequence[str]) -> np.ndarray:
-    """Map a recogniser's probabilities (T x (1 + len(charset)), blank first) onto blank + 0-9A-Z.
+class AlphabetMap:
+    """Maps a recogniser's probabilities (T x (1 + len(charset)), blank first) onto blank + 0-9A-Z.
 
-    Lower-case letters are added to their upper-case letter; punctuation, spaces and anything else are
-    added to blank (a dash or dot on a plate is best explained as "no character here").
+    Lower-case letters are added to their upper-case letter; punctuation, spaces and anything else go
+    to blank (a dash or dot on a plate is best explained as "no character here"). The column indices
+    are computed once per charset: the PaddleOCR alphabet has 6,623 characters.
     """
-    out = np.zeros((probs.shape[0], 1 + len(ALPHABET)), dtype=np.float64)
-    out[:, 0] = probs[:, 0]
-    index = {c: i + 1 for i, c in enumerate(ALPHABET)}
-    for j, ch in enumerate(charset, start=1):
-        k = index.get(ch.upper())
-        if k is None:
-            out[:, 0] += probs[:, j]
-        else:
-            out[:, k] += probs[:, j]
-    out /= np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
-    return out
+
+    def __init__(self, charset: Sequence[str]) -> None:
+        index = {c: i + 1 for i, c in enumerate(ALPHABET)}
+        src: list[int] = []
+        dst: list[int] = []
+        for j, ch in enumerate(charset, start=1):
+            k = index.get(ch.upper()) if len(ch) == 1 else None
+            if k is not None:
+                src.append(j)
+                dst.append(k)
+        self._src = np.array(src, dtype=np.intp)
+        self._dst = np.array(dst, dtype=np.intp)
+
+    def __call__(self, probs: np.ndarray) -> np.ndarray:
+        out = np.zeros((probs.shape[0], 1 + len(ALPHABET)), dtype=np.float64)
+        picked = probs[:, self._src].astype(np.float64)
+        for col in range(picked.shape[1]):
+            out[:, self._dst[col]] += picked[:, col]
+        out[:, 0] = np.clip(probs.sum(axis=1) - out[:, 1:].sum(axis=1), 0.0, None)
+        out /= np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def to_plate_alphabet(probs: np.ndarray, charset: Sequence[str]) -> np.ndarray:
+    """One-off form of ``AlphabetMap`` (see there)."""
+    return AlphabetMap(charset)(probs)
 
 
 def collapse_blanks(probs: np.ndarray) -> np.ndarray:
@@ -99,8 +115,8 @@ def constrained(probs: np.ndarray, classes: Sequence[frozenset[str]]) -> Decoded
     k = len(ALPHABET)
     mask = np.full((n, k), _NEG)
     for i, cls in enumerate(classes):
-        for c in cls:
-            mask[i, ALPHABET.index(c)] = 0.0
+        for ch in cls:
+            mask[i, ALPHABET.index(ch)] = 0.0
     chars_logp = logp[:, 1:]  # T x K
     blank_logp = logp[:, 0]
 
@@ -225,7 +241,9 @@ CAR_LINE = (
 TOP_LINE = (
     _layout("moto_LD", "PDLD"),
     _layout("moto_LL", "PDLL", -5.0),
-    _layout("moto_MD", "PDMdD", -0.5),
+    # Electric series MĐ + digit. The recogniser often reads this narrow "M" as "H" or "N"; as MĐ is the
+    # only letter-Đ-digit series, any letter is accepted there and the reader writes "M".
+    _layout("moto_MD", "PDLdD", -0.5),
     _layout("car_L", "PDL", -2.0),
 )
 BOTTOM_LINE = (

@@ -10,14 +10,17 @@ from typing import Protocol
 
 import numpy as np
 
-from gate_agent.reading.decode import to_plate_alphabet
+from gate_agent.reading.decode import AlphabetMap
 
 
 class LineRecognizer(Protocol):
     name: str
 
-    def line_probs(self, lines: list[np.ndarray]) -> list[np.ndarray]:
-        """For each grey uint8 line image, a (T x 37) probability matrix over blank + 0-9A-Z."""
+    def line_probs(self, lines: list[np.ndarray], squeeze: float | None = None) -> list[np.ndarray]:
+        """For each grey uint8 line image, a (T x 37) probability matrix over blank + 0-9A-Z.
+
+        ``squeeze`` scales the line's width before recognition (default: the engine's own).
+        """
         ...
 
 
@@ -25,9 +28,12 @@ def set_threads(threads: int) -> None:
     """Pin every maths library to ``threads`` threads (the gate box runs one reader per core)."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     import cv2
-    import torch
 
     cv2.setNumThreads(threads)
+    try:
+        import torch
+    except ImportError:  # the ONNX engine runs without torch
+        return
     torch.set_num_threads(threads)
 
 
@@ -64,13 +70,13 @@ class EasyOcrLines:
         )
         self._model = reader.recognizer
         self._model.eval()
-        self._charset: str = reader.converter.character[1:]  # [0] is the CTC blank
+        self._to_plate = AlphabetMap(reader.converter.character[1:])  # [0] is the CTC blank
 
-    def _tensor(self, line: np.ndarray, width: int) -> np.ndarray:
+    def _tensor(self, line: np.ndarray, width: int, squeeze: float) -> np.ndarray:
         import cv2
 
         h, w = line.shape[:2]
-        new_w = max(8, min(width, round(w * self.squeeze * self.height / h)))
+        new_w = max(8, min(width, round(w * squeeze * self.height / h)))
         img = cv2.resize(line, (new_w, self.height), interpolation=cv2.INTER_CUBIC)
         x = img.astype(np.float32) / 255.0
         x = (x - 0.5) / 0.5
@@ -79,20 +85,21 @@ class EasyOcrLines:
             x = np.concatenate([x, np.repeat(x[:, -1:], width - new_w, axis=1)], axis=1)
         return x
 
-    def line_probs(self, lines: list[np.ndarray]) -> list[np.ndarray]:
+    def line_probs(self, lines: list[np.ndarray], squeeze: float | None = None) -> list[np.ndarray]:
         torch = self._torch
+        sq = squeeze or self.squeeze
         lines = [_pad_sides(ln, self.side_pad) for ln in lines]
-        widths = [max(8, round(ln.shape[1] * self.squeeze * self.height / ln.shape[0])) for ln in lines]
+        widths = [max(8, round(ln.shape[1] * sq * self.height / ln.shape[0])) for ln in lines]
         out: list[np.ndarray] = []
         # One line per forward pass: padding a short line to the width of a longer one in a batch
         # changes what the bidirectional LSTM sees and was measured to cost accuracy.
         for line, width in zip(lines, widths, strict=True):
-            x = torch.from_numpy(self._tensor(line, width)[None, None])
+            x = torch.from_numpy(self._tensor(line, width, sq)[None, None])
             text = torch.zeros((1, width // 10 + 1), dtype=torch.long)
             with torch.inference_mode():
                 logits = self._model(x, text)
             probs = torch.softmax(logits, dim=2)[0].numpy().astype(np.float64)
-            out.append(to_plate_alphabet(probs, self._charset))
+            out.append(self._to_plate(probs))
         return out
 
 
@@ -131,20 +138,21 @@ class RapidOcrLines:
         opts.log_severity_level = 3
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         chars = self._session.get_modelmeta().custom_metadata_map["character"].splitlines()
-        self._charset: list[str] = [*chars, " "]  # PaddleOCR appends a space class after the dictionary
+        self._to_plate = AlphabetMap([*chars, " "])  # PaddleOCR appends a space class after the dictionary
         self._input = self._session.get_inputs()[0].name
 
-    def line_probs(self, lines: list[np.ndarray]) -> list[np.ndarray]:
+    def line_probs(self, lines: list[np.ndarray], squeeze: float | None = None) -> list[np.ndarray]:
         import cv2
 
+        sq = squeeze or self.squeeze
         out: list[np.ndarray] = []
         for line in lines:
             line = _pad_sides(line, self.side_pad)
             h, w = line.shape[:2]
-            new_w = max(16, round(w * self.squeeze * self.height / h))
+            new_w = max(16, round(w * sq * self.height / h))
             img = cv2.resize(line, (new_w, self.height), interpolation=cv2.INTER_CUBIC)
             x = (img.astype(np.float32) / 255.0 - 0.5) / 0.5
             x = np.repeat(x[None, None], 3, axis=1)  # grey -> 3 channels
             probs = self._session.run(None, {self._input: x})[0][0].astype(np.float64)
-            out.append(to_plate_alphabet(probs, self._charset))
+            out.append(self._to_plate(probs))
         return out

@@ -14,12 +14,17 @@ import cv2
 import numpy as np
 
 BBox = tuple[int, int, int, int]  # x, y, w, h
-_REACH = 0.0
+# How far (in character heights) a line is extended past its outer blobs to catch a character merged
+# with the border; see text_lines.
+REACH = 0.6
+_BORDER_DARK = 0.75
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:
     if img.ndim == 2:
         return img
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
     return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
 
 
@@ -70,7 +75,7 @@ def _components(mask: np.ndarray) -> list[BBox]:
     # merge with it into one big blob and be dropped, losing the first digit of a line.
     kv = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(hh * 0.85))))
     kh = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(ww * 0.45)), 1))
-    border = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kv) | cv2.morphologyEx(mask, cv2.MORPH_OPEN, kh)
+    border = cv2.bitwise_or(cv2.morphologyEx(mask, cv2.MORPH_OPEN, kv), cv2.morphologyEx(mask, cv2.MORPH_OPEN, kh))
     border = cv2.dilate(border, np.ones((3, 3), np.uint8))
     mask = cv2.subtract(mask, border)
     near_border = cv2.dilate(border, np.ones((5, 5), np.uint8))
@@ -133,7 +138,7 @@ def _row_angle(row: list[BBox]) -> float:
     return float(np.degrees(np.arctan(slope)))
 
 
-def text_lines(gray: np.ndarray, min_char_height: float = 0.0) -> list[np.ndarray] | None:
+def text_lines(gray: np.ndarray, min_char_height: float = 0.0, reach: float = REACH) -> list[np.ndarray] | None:
     """Cut a plate crop into its text lines, levelled and tight around the characters.
 
     The recogniser misreads characters next to the plate's black border (``51G`` -> ``610``) and on
@@ -164,18 +169,18 @@ def text_lines(gray: np.ndarray, min_char_height: float = 0.0) -> list[np.ndarra
         ya, yb = max(0, y0 - py), min(hh, y1 + py)
         # A character merged with the border is not in the row: look up to ~one character further out
         # on each side, but stop at the border (a column dark over most of the line's height).
-        reach = round(_REACH * ch)
+        reach_px = round(reach * ch)
         band = gray[ya:yb]
         _, dark = cv2.threshold(band, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
         frac = dark.mean(axis=0)
-        xa = max(0, x0 - reach)
+        xa = max(0, x0 - reach_px)
         for x in range(x0 - 1, xa - 1, -1):
-            if frac[x] > 0.75:
+            if frac[x] > _BORDER_DARK:
                 xa = x + 1
                 break
-        xb = min(ww, x1 + reach)
+        xb = min(ww, x1 + reach_px)
         for x in range(x1, xb):
-            if frac[x] > 0.75:
+            if frac[x] > _BORDER_DARK:
                 xb = x
                 break
         lines.append(band[:, xa:xb])
@@ -198,9 +203,7 @@ def _char_boxes(gray: np.ndarray) -> list[BBox]:
     boxes: list[BBox] = []
     h_img = gray.shape[0]
     for block in (15, 31):
-        mask = cv2.adaptiveThreshold(
-            gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 7
-        )
+        mask = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 7)
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         for i in range(1, n):
             x, y, w, h, area = (int(v) for v in stats[i])
@@ -229,7 +232,7 @@ def propose(frame: np.ndarray, max_candidates: int = 6) -> list[Candidate]:
     boxes = sorted(set(boxes), key=lambda b: (b[0], b[1]))
     rows: list[list[BBox]] = []
     for b in boxes:
-        x, y, w, h = b
+        x, y, _, h = b
         cy = y + h / 2
         placed = False
         for row in rows:
@@ -258,7 +261,7 @@ def propose(frame: np.ndarray, max_candidates: int = 6) -> list[Candidate]:
     # Drop duplicate lines (two threshold block sizes find the same row).
     uniq: list[tuple[BBox, int]] = []
     for box, n in lines:
-        if any(_iou(box, other) > 0.5 for other, _ in uniq):
+        if any(iou(box, other) > 0.5 for other, _ in uniq):
             continue
         uniq.append((box, n))
     cands: list[tuple[float, Candidate]] = []
@@ -270,7 +273,7 @@ def propose(frame: np.ndarray, max_candidates: int = 6) -> list[Candidate]:
             # b right under a, similar height, overlapping horizontally -> two-line plate.
             ax, ay, aw, ah = a
             bx, by, bw, bh = b
-            if 0 <= by - (ay + ah) < 0.9 * ah and 0.6 <= bh / ah <= 1.6:
+            if -0.3 * ah <= by - (ay + ah) < 0.9 * ah and 0.6 <= bh / ah <= 1.6:
                 overlap = min(ax + aw, bx + bw) - max(ax, bx)
                 if overlap > 0.5 * min(aw, bw):
                     x, y = min(ax, bx), ay
@@ -283,7 +286,7 @@ def propose(frame: np.ndarray, max_candidates: int = 6) -> list[Candidate]:
     cands.sort(key=lambda c: -c[0])
     out: list[Candidate] = []
     for _, c in cands:
-        if any(_iou(c.bbox, o.bbox) > 0.6 for o in out):
+        if any(iou(c.bbox, o.bbox) > 0.6 for o in out):
             continue
         out.append(c)
         if len(out) >= max_candidates:
@@ -304,7 +307,7 @@ def _pad(box: BBox, frac: float, shape: tuple[int, ...]) -> BBox:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
-def _iou(a: BBox, b: BBox) -> float:
+def iou(a: BBox, b: BBox) -> float:
     ax, ay, aw, ah = a
     bx, by, bw, bh = b
     ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))

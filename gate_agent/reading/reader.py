@@ -20,6 +20,7 @@ from gate_agent.reading.decode import (
 from gate_agent.reading.engines import LineRecognizer
 from gate_agent.reading.localize import (
     BBox,
+    iou,
     looks_like_crop,
     normalise_contrast,
     propose,
@@ -35,6 +36,11 @@ from vnplate import PROVINCE_CODES, parse
 _CROP_MIN_CHAR_HEIGHT = 0.18
 # Reads below this are dropped as "no plate here" (the fuser applies the attendant threshold).
 _MIN_CONFIDENCE = 0.05
+# A read of the whole image (taken as a crop) at least this confident is not second-guessed.
+_CROP_TRUSTED = 0.3
+# Crops taller than this are scaled down before line finding and recognition.
+_WORK_HEIGHT = 180
+_MIN_WORK_HEIGHT = 72
 # Aspect ratios (w/h) where a crop is tried as one line, as two lines, or both.
 _ONE_LINE_MIN_ASPECT = 1.9
 _TWO_LINE_MAX_ASPECT = 2.6
@@ -56,9 +62,7 @@ def _fix_province(probs: np.ndarray, layout: Layout, dec: Decoded) -> Decoded | 
     best: Decoded | None = None
     for fixed_pos in (0, 1):
         keep = dec.text[fixed_pos]
-        allowed = frozenset(
-            p[1 - fixed_pos] for p in PROVINCE_CODES if p[fixed_pos] == keep
-        )
+        allowed = frozenset(p[1 - fixed_pos] for p in PROVINCE_CODES if p[fixed_pos] == keep)
         if not allowed:
             continue
         classes = list(layout.classes)
@@ -71,19 +75,17 @@ def _fix_province(probs: np.ndarray, layout: Layout, dec: Decoded) -> Decoded | 
 
 
 def decode_line(probs: np.ndarray, layouts: tuple[Layout, ...]) -> list[tuple[Layout, Decoded]]:
-    probs = collapse_blanks(probs)
+    """The best text of a line under each layout, best first; ``logp`` includes the layout's prior."""
+    view = collapse_blanks(probs)
     out: list[tuple[Layout, Decoded]] = []
     for layout in layouts:
-        dec = constrained(probs, layout.classes)
-        if dec is None:
-            continue
-        if layout.name != "num5" and layout.name != "num4":
-            fixed = _fix_province(probs, layout, dec)
-            if fixed is None:
-                continue
-            dec = fixed
-        out.append((layout, dec))
-    out.sort(key=lambda item: -(item[1].logp + item[0].prior))
+        dec = constrained(view, layout.classes)
+        if dec is not None and layout.name not in ("num5", "num4"):
+            dec = _fix_province(view, layout, dec)
+        if dec is not None:
+            text = dec.text[:2] + "M" + dec.text[3:] if layout.name == "moto_MD" else dec.text
+            out.append((layout, Decoded(text, dec.logp + layout.prior, dec.char_probs)))
+    out.sort(key=lambda item: -item[1].logp)
     return out
 
 
@@ -105,15 +107,11 @@ class PipelineReader:
                 return CropRead(plate.norm, plate.canonical, "car", dec.confidence, dec.logp)
         return None
 
-    def _two_lines(self, gray: np.ndarray, lines: tuple[np.ndarray, np.ndarray] | None = None) -> CropRead | None:
-        top, bottom = lines if lines is not None else split_two_lines(gray)
+    def _two_lines(self, top: np.ndarray, bottom: np.ndarray) -> CropRead | None:
         p_top, p_bottom = self.engine.line_probs([top, bottom])
         tops = decode_line(p_top, TOP_LINE)
         bottoms = decode_line(p_bottom, BOTTOM_LINE)
-        combos = sorted(
-            ((t, b) for t in tops for b in bottoms),
-            key=lambda tb: -(tb[0][1].logp + tb[0][0].prior + tb[1][1].logp + tb[1][0].prior),
-        )
+        combos = sorted(((t, b) for t in tops for b in bottoms), key=lambda tb: -(tb[0][1].logp + tb[1][1].logp))
         for (t_layout, t_dec), (_, b_dec) in combos:
             kind = "car" if t_layout.name.startswith("car") else "moto"
             plate = parse(t_dec.text + b_dec.text, kind_hint=kind)
@@ -126,17 +124,30 @@ class PipelineReader:
     def read_crop(self, crop: np.ndarray, whole_image: bool = False) -> CropRead | None:
         """Read one plate crop. With ``whole_image``, give up unless the characters are big enough for
         the image to be a plate crop rather than a scene (then the caller looks for plates in it)."""
-        gray = normalise_contrast(to_gray(crop))
+        gray = to_gray(crop)
+        if 8 <= gray.shape[0] < _MIN_WORK_HEIGHT:
+            # Tiny crops (94x24 plates): enlarge before finding characters, so that blobs and cuts are
+            # not a pixel or two off.
+            scale = _MIN_WORK_HEIGHT / gray.shape[0]
+            gray = cv2.resize(
+                gray, (max(1, round(gray.shape[1] * scale)), _MIN_WORK_HEIGHT), interpolation=cv2.INTER_CUBIC
+            )
+        if gray.shape[0] > _WORK_HEIGHT:
+            # The recogniser sees 48-64 px high lines: analysing a bigger crop only costs time.
+            scale = _WORK_HEIGHT / gray.shape[0]
+            gray = cv2.resize(gray, (max(1, round(gray.shape[1] * scale)), _WORK_HEIGHT), interpolation=cv2.INTER_AREA)
+        gray = normalise_contrast(gray)
         h, w = gray.shape[:2]
         if h < 8 or w < 16:
             return None
-        lines = text_lines(gray, min_char_height=_CROP_MIN_CHAR_HEIGHT if whole_image else 0.0)
+        lines = text_lines(gray, _CROP_MIN_CHAR_HEIGHT if whole_image else 0.0)
         if whole_image and lines is None:
             return None
         if lines is not None and len(lines) == 2:
-            return self._two_lines(gray, (lines[0], lines[1]))
+            return self._two_lines(lines[0], lines[1])
         if lines is not None and len(lines) == 1 and lines[0].shape[1] >= 2.5 * lines[0].shape[0]:
             return self._one_line(lines[0])
+        # No clear rows of characters: fall back on the crop's shape.
         aspect = w / h
         reads: list[CropRead] = []
         if aspect >= _ONE_LINE_MIN_ASPECT:
@@ -144,36 +155,41 @@ class PipelineReader:
             if r is not None:
                 reads.append(r)
         if aspect < _TWO_LINE_MAX_ASPECT:
-            r = self._two_lines(gray)
+            r = self._two_lines(*split_two_lines(gray))
             if r is not None:
                 reads.append(r)
-        if not reads:
-            return None
-        return max(reads, key=lambda r: r.confidence)
+        return max(reads, key=lambda r: r.confidence) if reads else None
 
     def read(self, frame_bgr: np.ndarray) -> list[PlateRead]:
         t0 = time.perf_counter()
+        if frame_bgr.size == 0 or min(frame_bgr.shape[:2]) < 8:
+            return []
         found: list[tuple[CropRead, BBox]] = []
         h, w = frame_bgr.shape[:2]
         if looks_like_crop(frame_bgr):
             r = self.read_crop(frame_bgr, whole_image=True)
             if r is not None:
                 found.append((r, (0, 0, w, h)))
-        if not found:
+        # A weak read of the whole image may be text that is not a plate (a timestamp overlay): then
+        # look for plates inside it too.
+        if not found or found[0][0].confidence < _CROP_TRUSTED:
             for cand in propose(frame_bgr):
                 x, y, bw, bh = cand.bbox
                 r = self.read_crop(frame_bgr[y : y + bh, x : x + bw])
                 if r is not None:
                     found.append((r, cand.bbox))
-        best: dict[str, tuple[CropRead, BBox]] = {}
-        for r, box in found:
+        # One read per plate: candidates overlapping a more confident read are the same plate seen
+        # through another crop (often with a character more or less), and so are repeated texts.
+        kept: list[tuple[CropRead, BBox]] = []
+        for r, box in sorted(found, key=lambda rb: -rb[0].confidence):
             if r.confidence < _MIN_CONFIDENCE:
                 continue
-            if r.norm not in best or r.confidence > best[r.norm][0].confidence:
-                best[r.norm] = (r, box)
+            if any(r.norm == k.norm or iou(box, kbox) > 0.3 for k, kbox in kept):
+                continue
+            kept.append((r, box))
         latency = (time.perf_counter() - t0) * 1000.0
         out: list[PlateRead] = []
-        for r, box in sorted(best.values(), key=lambda rb: -rb[0].confidence):
+        for r, box in kept:
             x, y, bw, bh = box
             ok, jpeg = cv2.imencode(".jpg", frame_bgr[y : y + bh, x : x + bw], [cv2.IMWRITE_JPEG_QUALITY, 85])
             out.append(

@@ -228,7 +228,8 @@ def test_barrier_state_file_and_operator_open(
 def test_camera_down_is_reported_in_heartbeats(
     tmp_path: Path, server: FakeGateServer, lane_config: Any, start_agent: Any
 ) -> None:
-    pytest.importorskip("cv2")  # the OpenCV capture is part of the optional `gate` extra
+    import cv2  # noqa: F401  (the `gate` extra, installed by `make test`)
+
     cfg = lane_config(server.url, tmp_path, camera={"source": "usb:97", "reconnect_max_s": 0.5})
     with start_agent(cfg) as agent:
         assert wait_for(lambda: len(server.heartbeats) >= 3 and agent.source.stats.reconnects >= 2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vnplate import (
@@ -139,6 +139,8 @@ def test_correct_undoes_one_letter_in_a_digit_position(plate: Plate, data: st.Da
         return
     i = data.draw(st.sampled_from(digit_positions))
     noisy = plate.norm[:i] + _DIGIT_LOOKALIKE[plate.norm[i]] + plate.norm[i + 1 :]
+    # "11N60000" with G for 6 is "11NG0000", itself a valid plate (diplomatic series NG): nothing to fix.
+    assume(not is_plausible(noisy))
     fixed = correct(noisy, kind_hint=plate.kind)
     assert fixed is not None
     assert fixed[0] == plate.norm

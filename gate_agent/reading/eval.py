@@ -1,0 +1,257 @@
+"""``python -m gate_agent eval``: read every labelled image and report accuracy and latency.
+
+Two label formats are understood:
+
+* plate crops (``vn-plates/labels.csv``): one plate per image; exact match on the first read;
+* full frames (``vn-frames/labels.csv``): ``plate_norm`` lists the plates separated by ``;`` (the first
+  is the main subject). ``exact_match`` is then on the main plate (read anywhere in the frame), and
+  ``plate_recall`` counts every labelled plate.
+
+Latency is measured per image after loading the model and a warm-up, in this process, with the
+configured number of threads (default one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gate_agent.reading.datasets import REPO_ROOT, datasets_dir
+
+
+@dataclass
+class Row:
+    file: str
+    truths: list[str]
+    kind: str
+    subset: str
+
+
+def _distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def char_accuracy(truth: str, got: str) -> float:
+    """1 - edit distance / label length, floored at 0 (an empty read scores 0)."""
+    if not truth:
+        return 0.0
+    return max(0.0, 1.0 - _distance(truth, got) / len(truth))
+
+
+def load_labels(path: Path) -> tuple[list[Row], bool]:
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = set(reader.fieldnames or [])
+        missing = {"file", "plate_norm"} - fields
+        if missing:
+            raise SystemExit(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        raw = list(reader)
+    frames = "plate_count" in fields or any(";" in r["plate_norm"] for r in raw)
+    rows = [
+        Row(
+            file=r["file"],
+            truths=[t for t in r["plate_norm"].split(";") if t],
+            kind=r.get("plate_kind") or "unknown",
+            subset=r.get("subset") or "",
+        )
+        for r in raw
+    ]
+    return rows, frames
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))
+    return s[k]
+
+
+class _Progress:
+    """A one-line progress bar on stderr (no dependency: tqdm is not in the gate's requirements)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.done = total, enabled, 0
+
+    def step(self) -> None:
+        self.done += 1
+        if self.enabled:
+            width = 30
+            filled = round(width * self.done / max(1, self.total))
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _group_stats(items: list[tuple[bool, float]]) -> dict[str, Any]:
+    return {
+        "n": len(items),
+        "exact_match": round(sum(ok for ok, _ in items) / len(items), 4) if items else 0.0,
+        "char_accuracy": round(sum(c for _, c in items) / len(items), 4) if items else 0.0,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    default = datasets_dir() / "vn-plates"
+    p = argparse.ArgumentParser(prog="python -m gate_agent eval", description=__doc__.splitlines()[0])
+    p.add_argument("--labels", type=Path, default=default / "labels.csv", help="labels CSV")
+    p.add_argument("--images", type=Path, default=None, help="image folder (default: the CSV's folder)")
+    p.add_argument("--engine", default="default", help="rapidocr | easyocr | default")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=3, help="untimed reads before measuring")
+    p.add_argument("--limit", type=int, default=0, help="read only the first N images")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out-csv", type=Path, default=None, help="per-image reads (default .parking/eval/)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import os
+
+    # Before numpy/torch/onnxruntime start their thread pools.
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import cv2
+
+    from gate_agent.reading import make_reader
+
+    labels: Path = args.labels
+    if not labels.exists():
+        print(f"labels not found: {labels} (set PARKING_DATASETS_DIR)", file=sys.stderr)
+        return 2
+    images: Path = args.images or labels.parent
+    rows, frames = load_labels(labels)
+    if args.limit:
+        rows = rows[: args.limit]
+
+    t_load = time.perf_counter()
+    reader = make_reader(args.engine, threads=args.threads)
+    load_s = time.perf_counter() - t_load
+    for row in rows[: args.warmup]:
+        img = cv2.imread(str(images / row.file))
+        if img is not None:
+            reader.read(img)
+
+    out_csv: Path = args.out_csv or (REPO_ROOT / ".parking" / "eval" / f"reads-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv")
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    progress = _Progress(len(rows), enabled=(not args.json) or sys.stderr.isatty())
+    latencies: list[float] = []
+    per_kind: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+    per_subset: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+    overall: list[tuple[bool, float]] = []
+    plates_total = plates_found = extra_reads = 0
+    with out_csv.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "truth", "read", "all_reads", "exact", "char_accuracy", "confidence",
+                    "kind", "read_kind", "subset", "latency_ms"])  # fmt: skip
+        for row in rows:
+            img = cv2.imread(str(images / row.file))
+            if img is None:
+                reads = []
+                ms = 0.0
+            else:
+                t0 = time.perf_counter()
+                reads = reader.read(img)
+                ms = (time.perf_counter() - t0) * 1000.0
+                latencies.append(ms)
+            texts = [r.text_norm for r in reads]
+            main_truth = row.truths[0] if row.truths else ""
+            if frames:
+                ok = main_truth in texts
+                got = main_truth if ok else (texts[0] if texts else "")
+                plates_total += len(row.truths)
+                plates_found += sum(t in texts for t in row.truths)
+                extra_reads += sum(t not in row.truths for t in texts)
+            else:
+                got = texts[0] if texts else ""
+                ok = got == main_truth
+            ca = char_accuracy(main_truth, got)
+            overall.append((ok, ca))
+            per_kind[row.kind].append((ok, ca))
+            if row.subset:
+                per_subset[row.subset].append((ok, ca))
+            top = reads[0] if reads else None
+            w.writerow([row.file, ";".join(row.truths), got, ";".join(texts), int(ok), round(ca, 4),
+                        round(top.confidence, 4) if top else "", row.kind, top.kind if top else "",
+                        row.subset, round(ms, 2)])  # fmt: skip
+            progress.step()
+    progress.close()
+
+    result: dict[str, Any] = {
+        "labels": str(labels),
+        "engine": getattr(reader, "name", args.engine),
+        "threads": args.threads,
+        "frames": frames,
+        **_group_stats(overall),
+        "latency_ms": {
+            "p50": round(statistics.median(latencies), 1) if latencies else 0.0,
+            "p95": round(_percentile(latencies, 95), 1),
+            "mean": round(statistics.fmean(latencies), 1) if latencies else 0.0,
+        },
+        "model_load_s": round(load_s, 2),
+        "by_kind": {k: _group_stats(v) for k, v in sorted(per_kind.items())},
+        "by_subset": {k: _group_stats(v) for k, v in sorted(per_subset.items())},
+        "out_csv": str(out_csv),
+    }
+    if frames:
+        result["plates"] = plates_total
+        result["plate_recall"] = round(plates_found / plates_total, 4) if plates_total else 0.0
+        result["unlabelled_reads"] = extra_reads
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"labels        {labels}")
+    print(f"engine        {result['engine']} ({args.threads} thread(s), model load {load_s:.1f} s)")
+    what = "main plate read (frames)" if frames else "exact match"
+    print(f"{what:<24} {result['exact_match']:.1%} of {result['n']}")
+    print(f"{'character accuracy':<24} {result['char_accuracy']:.1%}")
+    if frames:
+        print(f"{'plate recall':<24} {result['plate_recall']:.1%} of {plates_total} plates "
+              f"({extra_reads} reads of unlabelled or wrong plates)")  # fmt: skip
+    lat = result["latency_ms"]
+    print(f"{'latency per image':<24} p50 {lat['p50']} ms, p95 {lat['p95']} ms")
+    for title, table in (("by kind", result["by_kind"]), ("by subset", result["by_subset"])):
+        if table:
+            print(title)
+            for k, v in table.items():
+                print(f"  {k:<20} {v['exact_match']:>7.1%}  chars {v['char_accuracy']:.1%}  n={v['n']}")
+    print(f"per-image reads: {out_csv}")
+    return 0
+
+
+def register(app: Any) -> None:
+    """Add ``eval`` to a Typer app; options are passed through to ``main`` unchanged."""
+    import typer
+
+    def _eval(ctx: typer.Context) -> None:
+        raise typer.Exit(main(list(ctx.args)))
+
+    # This module uses postponed annotations; Typer needs the real class to inject the context.
+    _eval.__annotations__ = {"ctx": typer.Context, "return": None}
+    app.command(
+        "eval",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        help="Measure plate reading on a labelled folder (see `python -m gate_agent eval --help`).",
+    )(_eval)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
