@@ -1,6 +1,6 @@
 """Measure "payment confirmed -> invoice viewable through its link" (issue #6, aim: under 2 s).
 
-    .venv/bin/python -m parking.invoices.bench [--payments 40] [--burst 20]
+    .venv/bin/python benchmarks/invoice_latency.py [--payments 40] [--burst 20]
 
 Starts embedded PostgreSQL (migrated to head), the e-invoice provider simulator as a separate HTTP
 process, and an HTTP server with the invoice router plus the outbox worker. For each payment it times:

@@ -1,6 +1,6 @@
 """Frame -> barrier-command latency of the lane, server reachable and not. Prints one JSON.
 
-    .venv/bin/python tests/gate_agent/bench_latency.py --frames 60 [--reader sidecar|default]
+    .venv/bin/python benchmarks/gate_agent_latency.py --frames 60 [--reader sidecar|default]
 
 The server is the test fake (tests/gate_agent/ga_fake_server.py) on 127.0.0.1, so "online"
 includes a real HTTP round trip on loopback but no server-side database work; "offline" is
@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "gate_agent"))
 
 from ga_fake_server import TOKEN, FakeGateServer, wait_for
 from ga_helpers import make_plate_folder, plates
