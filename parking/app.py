@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks: list[asyncio.Task[None]] = []
         scheduler = AsyncIOScheduler(timezone="UTC")
         if settings.run_background:
-            ctx = outbox.OutboxContext(sm, redis, {"settings": settings, "state": state})
+            ctx = outbox.OutboxContext(
+                sm, redis, {"settings": settings, "state": state}, tuple(settings.outbox_exclude_topics)
+            )
             tasks.append(asyncio.create_task(outbox.run_worker(ctx, settings.outbox_poll_interval_s, stop)))
 
             async def repair_job() -> None:

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     occupancy_repair_interval_s: int = 60
     outbox_poll_interval_s: float = 0.2
     run_background: bool = True  # outbox worker and repair loop inside the API process
+    # Topics this instance's outbox worker leaves to other workers (e.g. a dedicated e-invoice sender).
+    outbox_exclude_topics: list[str] = []
 
 
 @lru_cache

@@ -40,6 +40,7 @@ class OutboxContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis | None
     extras: dict[str, Any] = field(default_factory=dict)
+    exclude_topics: tuple[str, ...] = ()  # left to another worker
 
 
 Handler = Callable[[AsyncSession, dict[str, Any], OutboxContext], Awaitable[None]]
@@ -82,6 +83,7 @@ async def process_batch(ctx: OutboxContext, limit: int = 20) -> int:
                         OutboxMessage.processed_at.is_(None),
                         OutboxMessage.dead.is_(False),
                         OutboxMessage.available_at <= datetime.now(UTC),
+                        OutboxMessage.topic.not_in(ctx.exclude_topics),
                     )
                     .order_by(OutboxMessage.available_at, OutboxMessage.id)
                     .limit(1)
