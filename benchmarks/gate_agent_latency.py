@@ -29,7 +29,7 @@ from ga_helpers import make_plate_folder, plates
 from gate_agent._agent import GateAgent
 from gate_agent.config import parse_config
 
-SHARED = Path(os.environ.get("PARKING_DATASETS_DIR", Path(__file__).parents[3] / "shared" / "datasets"))
+SHARED = Path(os.environ.get("PARKING_DATASETS_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
 
 def frames_folder(tmp: Path, n: int) -> tuple[Path, str]:
