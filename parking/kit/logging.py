@@ -24,7 +24,9 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Per-request chatter of libraries would drown the platform's own log lines.
+    for name in ("uvicorn.access", "httpx", "httpcore", "apscheduler"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 log = structlog.get_logger("parking")
