@@ -94,3 +94,25 @@ def _run_twice(data: Path) -> None:
     finally:
         code, alive = _stop(proc)
     assert alive == [] and code == 0
+
+
+def test_configured_servers_are_used_instead_of_embedded_ones(db_url: str, redis_url: str) -> None:
+    """With PARKING_DATABASE_URL / PARKING_REDIS_URL set, no embedded server starts and data goes there."""
+    base = Path(tempfile.mkdtemp(prefix="parking-url-test-"))
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_")}
+        env.update(PARKING_DATA_DIR=str(base / "data"), PARKING_DATABASE_URL=db_url, PARKING_REDIS_URL=redis_url)
+        out = subprocess.run(
+            [sys.executable, "-m", "parking.cli", "seed-demo"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "embedded" not in out.stderr
+        assert not (base / "data" / "pg").exists() and not (base / "data" / "redis").exists()
+        assert "HK-CAR-01" in out.stdout  # the demo lots were written to the configured database
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
