@@ -144,7 +144,7 @@ class KioskDisplay:
             self._thread.join(timeout=5)
 
 
-PAGE = """<!doctype html>
+PAGE = r"""<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>Lane</title>
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <style>
@@ -175,7 +175,11 @@ async function tick(){
       document.getElementById('plate').textContent=s.plate||'';
       document.getElementById('title').textContent=s.title;
       document.getElementById('lines').innerHTML='';
-      for(const l of s.lines){const d=document.createElement('div');d.textContent=l;
+      // The server's lines also serve text-only displays: skip what this page already shows big.
+      const digits=x=>String(x).replace(/[^0-9]/g,'');
+      for(const l of s.lines){
+        if((s.plate&&l===s.plate)||(s.fee_vnd!=null&&/^[0-9.,\s]+(đ|₫|VND)?$/.test(l)&&digits(l)===String(s.fee_vnd)))continue;
+        const d=document.createElement('div');d.textContent=l;
         document.getElementById('lines').appendChild(d);}
       document.getElementById('fee').textContent=s.fee_vnd!=null?
         s.fee_vnd.toLocaleString('vi-VN')+' ₫':'';

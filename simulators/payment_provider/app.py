@@ -104,6 +104,9 @@ class World:
     held: list[Notification] = field(default_factory=list)  # out_of_order: delivered after the next one
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     seq: int = 0
+    # A real provider never reuses a transaction id, not even after a restart: ids carry a random 40-bit
+    # prefix drawn at start (a restart reusing ids made the demo see a new payment as a duplicate).
+    epoch: int = field(default_factory=lambda: secrets.randbits(40))
 
 
 class NewAccount(BaseModel):
@@ -256,7 +259,7 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
             acct = world.accounts.get(body.token)
             world.seq += 1
             ch = Charge(
-                id=f"ch_{world.seq:08d}",
+                id=f"ch_{world.epoch:x}{world.seq:06d}",
                 idempotency_key=idempotency_key,
                 token=body.token,
                 amount_vnd=body.amount_vnd,
@@ -329,7 +332,7 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
                     world.accounts[ch.token].balance_vnd += body.amount_vnd
             world.seq += 1
             r = {
-                "id": f"re_{world.seq:08d}",
+                "id": f"re_{world.epoch:x}{world.seq:06d}",
                 "provider_txn_id": body.provider_txn_id,
                 "amount_vnd": body.amount_vnd,
                 "reason": body.reason,
@@ -439,12 +442,12 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
         async with lock:
             world.seq += 1
             qp = QrPayment(
-                id=f"qr_{world.seq:08d}",
+                id=f"qr_{world.epoch:x}{world.seq:06d}",
                 channel=body.channel,
                 reference=qr["reference"],
                 amount_vnd=amount,
-                sepay_id=100000 + world.seq,
-                vnpay_txn_no=f"{14000000 + world.seq}",
+                sepay_id=world.epoch * 100_000 + world.seq,
+                vnpay_txn_no=f"{world.epoch}{world.seq:05d}",
                 created_at=datetime.now(UTC).isoformat(),
             )
             world.qr_payments.append(qp)

@@ -112,3 +112,12 @@ def test_qr_rejects_bad_crc_and_foreign_account(http: httpx.Client) -> None:
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_qr"
     other = vietqr.encode(vietqr.VietQR("970415", "123456", amount_vnd=5000, reference="PKAAAAAAAA"))
     assert http.post("/vietqr/pay", json={"qr_payload": other}).json()["error"]["code"] == "unknown_beneficiary"
+
+
+def test_transaction_ids_are_never_reused_across_simulator_restarts() -> None:
+    from simulators.payment_provider.app import World
+
+    a, b = World(), World()
+    assert a.epoch != b.epoch  # each start draws its own id prefix (40 random bits)
+    a.seq = b.seq = 1
+    assert a.epoch * 100_000 + a.seq != b.epoch * 100_000 + b.seq
