@@ -325,6 +325,9 @@ class GateAgent:
                     receipt_url=self._receipt_for(str(session_id)),
                 )
                 self._open("payment_confirmed", event_id, None, online=True)
+                # Keep the thank-you and receipt QR up while the barrier is open: the driver who just paid
+                # scans it now, and the next vehicle cannot pass before the barrier closes anyway.
+                self.stop.wait(self.cfg.barrier.open_ms / 1000)
             else:
                 self.display.show(
                     title="Vui lòng chờ nhân viên / Please wait for the attendant",
