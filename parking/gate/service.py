@@ -503,6 +503,9 @@ async def _exit(
         .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
     )
     effects.occupancy.append((lane.lot_id, sess.vehicle_class, -1))
+    # The Core UPDATE above bypassed the ORM: reload the row so code later in this transaction (payments,
+    # the e-invoice built from the session) sees the exit time, fee and tariff just written.
+    await db.refresh(sess)
     await audit(
         db,
         actor=f"lane:{lane.code}",

@@ -62,6 +62,19 @@ async def test_linked_car_leaves_without_stopping_and_is_charged_once(
         assert s.payment_status == "paid"
     r = await client.get("/v1/drivers/me/sessions", headers=d.headers)
     assert any(x["id"] == sid and x["payment_status"] == "paid" for x in r.json())
+    # Always a receipt: the exit answer carries the e-invoice link, and the invoice describes this stay.
+    assert decision["receipt_url"] and "/r/M1-" in decision["receipt_url"]
+    page = await client.get(decision["receipt_url"])
+    assert page.status_code == 200
+    from parking.invoices import xml as X
+    from parking.invoices.models import Invoice
+
+    async with sessionmaker() as db:
+        inv = (await db.execute(select(Invoice).where(Invoice.payment_id == p.id))).scalar_one()
+    info = X.read_view(X.from_bytes(inv.xml.encode())).lines[0].info
+    assert inv.total_vnd == fee
+    assert info["TGRa"] == X.vn_datetime(s.exit_at) and info["TGVao"] == X.vn_datetime(s.entry_at)
+    assert info["BangGia"].startswith("hanoi-44-2017")
 
 
 async def test_replayed_exit_event_charges_once(client: httpx.AsyncClient, sim: Sim, lot: LotHandle) -> None:
