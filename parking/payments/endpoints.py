@@ -65,7 +65,8 @@ async def notify_sepay(request: Request, db: DB) -> JSONResponse:
     )
 
 
-@router.api_route("/notify/vnpay", methods=["GET", "POST"], summary="Gateway IPN (VNPAY-style)")
+@router.get("/notify/vnpay", summary="Gateway IPN (VNPAY-style, query string)", operation_id="notify_vnpay_get")
+@router.post("/notify/vnpay", summary="Gateway IPN (VNPAY-style, form or query)", operation_id="notify_vnpay_post")
 async def notify_vnpay(request: Request, db: DB) -> JSONResponse:
     s = get_payment_settings()
     params = dict(request.query_params)
