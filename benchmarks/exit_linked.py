@@ -251,7 +251,7 @@ def run(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[str, Any]
         sys.executable,
         "-m",
         "uvicorn",
-        "parking.payments.demo:create_app_with_payments",
+        "parking.app:create_app",
         "--factory",
         "--host",
         "127.0.0.1",

@@ -49,8 +49,13 @@ async def run(db_url: str, lanes: list[dict[str, str]], pairs: int, profile: boo
     async def pair() -> None:
         plate = f"30A-{rng.randint(100, 999)}.{rng.randint(10, 99)}"
         for kind, lane, ago in (("entry", entry, 2), ("exit", exit_, 1)):
-            ev = GateEventIn(event_id=uuid.uuid4(), kind=kind, plate=plate, confidence=0.9,
-                             captured_at=datetime.now(UTC) - timedelta(seconds=ago))
+            ev = GateEventIn(
+                event_id=uuid.uuid4(),
+                kind=kind,
+                plate=plate,
+                confidence=0.9,
+                captured_at=datetime.now(UTC) - timedelta(seconds=ago),
+            )
             async with sm() as db:
                 await service.handle_event(db, ev, lane, rules, book, datetime.now(UTC))
                 await db.commit()

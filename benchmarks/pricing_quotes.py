@@ -48,9 +48,7 @@ def main() -> None:
     book = load_tariff_book(ROOT / "config" / "tariffs", vat_path=ROOT / "config" / "vat.toml")
     load_ms = (time.perf_counter() - t0) * 1000
 
-    combos = sorted(
-        {(tid, zone, vc) for tid, vs in book.versions.items() for v in vs for (zone, vc) in v.rule_for}
-    )
+    combos = sorted({(tid, zone, vc) for tid, vs in book.versions.items() for v in vs for (zone, vc) in v.rule_for})
     rng = random.Random(args.seed)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     offsets = [UTC, timezone(timedelta(hours=7)), timezone(timedelta(hours=-5))]

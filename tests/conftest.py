@@ -104,7 +104,7 @@ def settings(db_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFacto
         log_level="WARNING",
         # The invoice and outbox tests drive those topics themselves (their own provider simulator and
         # certificate, their own retry timing); the shared API server's worker must not race them.
-        outbox_exclude_topics=["invoice.transmit", "invoice.issue", "test.ok", "test.flaky"],
+        outbox_exclude_topics=["invoice.transmit", "test.ok", "test.flaky"],
     )
 
 

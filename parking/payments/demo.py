@@ -1,17 +1,13 @@
 """Wiring helpers for `make run`, the benchmark and the lead's app factory.
 
-`simulator_command` is what `parking.demo.launcher.simulator_commands` should return for the payment
-provider; `include_routers` mounts the payments and drivers APIs (idempotent), and
-`create_app_with_payments` is an app factory that does so (used by benchmarks/exit_linked.py until the
-main factory includes the routers itself).
+`simulator_command` is what `parking.demo.launcher.simulator_commands` returns for the payment provider;
+`seed_demo_driver` gives the demo a driver with a linked wallet; `expire_unpaid_qrs` is the scheduler job.
 """
 
 from __future__ import annotations
 
 import sys
 from typing import Any
-
-from fastapi import FastAPI
 
 from parking.payments.settings import PaymentSettings, get_payment_settings
 
@@ -35,29 +31,6 @@ def simulator_command(public_base_url: str, settings: PaymentSettings | None = N
         s.qr_account,
         *demo_preload_args(),
     ]
-
-
-def include_routers(app: FastAPI) -> None:
-    from parking.drivers.endpoints import router as drivers_router
-    from parking.payments.endpoints import router as payments_router
-
-    present = {getattr(r, "path", "") for r in app.router.routes}
-    for router in (payments_router, drivers_router):
-        if not any(getattr(r, "path", "") in present for r in router.routes):
-            app.include_router(router)
-
-
-def create_app_with_payments(*args: Any, **kwargs: Any) -> FastAPI:
-    import importlib
-    import importlib.util
-
-    from parking.app import create_app
-
-    app = create_app(*args, **kwargs)
-    include_routers(app)
-    if importlib.util.find_spec("parking.invoices.tasks") is not None:
-        importlib.import_module("parking.invoices.tasks")  # registers the invoice outbox handlers
-    return app
 
 
 DEMO_WALLET = "ewl_demo_linked_wallet"

@@ -56,16 +56,8 @@ def payment_sim_url(live_server: Any) -> Iterator[str]:
                 default_deferred_limit_vnd=300_000,
             )
         )
-        _include_routers(live_server.app)
         yield url
         use_payment_settings(None)
-
-
-def _include_routers(app: Any) -> None:
-    """Until the lead's app factory includes them, mount the payments and drivers routers (idempotent)."""
-    from parking.payments.demo import include_routers
-
-    include_routers(app)
 
 
 @pytest.fixture
