@@ -39,6 +39,7 @@ def simulator_env(settings: Settings) -> dict[str, str]:
 
 def simulator_commands(settings: Settings) -> list[tuple[str, list[str]]]:
     from parking.payments.demo import simulator_command
+
     einvoice = [
         sys.executable, "-m", "simulators.einvoice_provider",
         "--port", str(EINVOICE_SIM_PORT), "--cert-dir", str(cert_dir(settings)),

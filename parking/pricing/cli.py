@@ -49,8 +49,7 @@ def render_text(q: Quote) -> str:
     rate = f"{q.vat_rate_bp / 100:g}%"
     if q.prices_include_vat:
         out.append(
-            f"Total    {_vnd(q.total_vnd)} (VAT {rate} included: {_vnd(q.vat_vnd)}; "
-            f"before VAT {_vnd(q.net_vnd)})"
+            f"Total    {_vnd(q.total_vnd)} (VAT {rate} included: {_vnd(q.vat_vnd)}; before VAT {_vnd(q.net_vnd)})"
         )
     else:
         out.append(f"Total    {_vnd(q.total_vnd)} ({_vnd(q.net_vnd)} + VAT {rate} {_vnd(q.vat_vnd)})")

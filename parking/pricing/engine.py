@@ -273,11 +273,7 @@ def _pass_cover(p: Pass, version: TariffVersion, e: int, x: int) -> list[Interva
     midnight = a - _local_sod(a, version.tz) - US_PER_DAY  # the local midnight before a, minus one day
     out: list[Interval] = []
     while midnight < b:
-        bands = (
-            [(midnight + ds, midnight + de)]
-            if p.band == "day"
-            else [(midnight + de, midnight + US_PER_DAY + ds)]
-        )
+        bands = [(midnight + ds, midnight + de)] if p.band == "day" else [(midnight + de, midnight + US_PER_DAY + ds)]
         for lo, hi in bands:
             lo, hi = max(lo, a), min(hi, b)
             if lo < hi:
@@ -352,8 +348,7 @@ def quote(
         )
     if zone not in version.zones:
         raise UnknownZone(
-            f"unknown zone '{zone}' in tariff '{tariff_id}' v{version.version}; "
-            f"known: {sorted(version.zones)}",
+            f"unknown zone '{zone}' in tariff '{tariff_id}' v{version.version}; known: {sorted(version.zones)}",
             details={"zone": zone},
         )
     rule = version.rule_for.get((zone, vehicle_class))
@@ -361,9 +356,7 @@ def quote(
         if vehicle_class not in VEHICLE_CLASSES:
             problem = f"unknown vehicle class '{vehicle_class}'; known: {list(VEHICLE_CLASSES)}"
         else:
-            problem = (
-                f"tariff '{tariff_id}' v{version.version} has no price for {vehicle_class} in zone '{zone}'"
-            )
+            problem = f"tariff '{tariff_id}' v{version.version} has no price for {vehicle_class} in zone '{zone}'"
         raise UnknownVehicleClass(problem, details={"vehicle_class": vehicle_class})
 
     entry_utc, exit_utc = _at(e), _at(x)

@@ -160,17 +160,13 @@ def _parse_source(ctx: _Ctx, raw: Any) -> LegalSource:
 
 def _parse_bands(ctx: _Ctx, raw: Any) -> tuple[int, int]:
     if not isinstance(raw, dict):
-        raise ctx.fail(
-            "[bands]: per-turn rules need [bands] with day = { from, to } and night = { from, to }"
-        )
+        raise ctx.fail("[bands]: per-turn rules need [bands] with day = { from, to } and night = { from, to }")
     _no_unknown_keys(ctx, raw, {"day", "night"}, "[bands]")
     parsed: dict[str, tuple[int, int]] = {}
     for name in ("day", "night"):
         band = raw.get(name)
         if not isinstance(band, dict):
-            raise ctx.fail(
-                f'[bands]: \'{name}\' is missing; write {name} = {{ from = "HH:MM", to = "HH:MM" }}'
-            )
+            raise ctx.fail(f'[bands]: \'{name}\' is missing; write {name} = {{ from = "HH:MM", to = "HH:MM" }}')
         _no_unknown_keys(ctx, band, {"from", "to"}, f"[bands].{name}")
         parsed[name] = (
             _clock_us(ctx, band.get("from"), f"[bands].{name}.from"),
@@ -215,20 +211,14 @@ def _parse_steps(ctx: _Ctx, raw: Any, where: str) -> tuple[Step, ...]:
         assert price is not None
         steps.append(Step(first, last, price))
     if steps[0].first_unit != 1:
-        raise ctx.fail(
-            f"{where}: gap in steps: the first step must start at unit 1, not {steps[0].first_unit}"
-        )
+        raise ctx.fail(f"{where}: gap in steps: the first step must start at unit 1, not {steps[0].first_unit}")
     for prev, cur in itertools.pairwise(steps):
         if prev.last_unit is None:
             raise ctx.fail(f"{where}: steps overlap: a step without to_unit must be the last one")
         if cur.first_unit <= prev.last_unit:
-            raise ctx.fail(
-                f"{where}: steps overlap: units {cur.first_unit}–{prev.last_unit} are priced twice"
-            )
+            raise ctx.fail(f"{where}: steps overlap: units {cur.first_unit}–{prev.last_unit} are priced twice")
         if cur.first_unit > prev.last_unit + 1:
-            raise ctx.fail(
-                f"{where}: gap in steps: units {prev.last_unit + 1}–{cur.first_unit - 1} have no price"
-            )
+            raise ctx.fail(f"{where}: gap in steps: units {prev.last_unit + 1}–{cur.first_unit - 1} have no price")
     if steps[-1].last_unit is not None:
         raise ctx.fail(
             f"{where}: the last step must have no to_unit, so that every stay has a price "
@@ -295,9 +285,7 @@ def _parse_rule(ctx: _Ctx, raw: Any, index: int, zones: dict[str, str], has_band
         raise ctx.fail(f"{where}: 'zones' must list at least one zone")
     for z in rule_zones:
         if z not in zones:
-            raise ctx.fail(
-                f"{where}: unknown zone '{z}'; declare it under [zones.{z}] (known: {sorted(zones)})"
-            )
+            raise ctx.fail(f"{where}: unknown zone '{z}'; declare it under [zones.{z}] (known: {sorted(zones)})")
     classes = raw.get("vehicle_classes")
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
         raise ctx.fail(f"{where}: 'vehicle_classes' must list at least one of {list(VEHICLE_CLASSES)}")

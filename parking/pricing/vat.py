@@ -78,9 +78,7 @@ def load_vat_table(path: Path) -> VatTable:
         if until is not None and until < start:
             raise TariffFileError(path, f"{where}: 'until' {until} is before 'from' {start}")
         if not isinstance(bp, int) or isinstance(bp, bool) or not 0 <= bp <= _BP:
-            raise TariffFileError(
-                path, f"{where}: 'rate_bp' must be a whole number from 0 to 10000 (800 = 8%)"
-            )
+            raise TariffFileError(path, f"{where}: 'rate_bp' must be a whole number from 0 to 10000 (800 = 8%)")
         source = row.get("source")
         if not isinstance(source, str) or not source.strip():
             raise TariffFileError(path, f"{where}: 'source' is missing (cite the law that sets this rate)")
@@ -95,7 +93,6 @@ def load_vat_table(path: Path) -> VatTable:
         if prev.valid_until + timedelta(days=1) != cur.valid_from:
             raise TariffFileError(
                 path,
-                f"gap in VAT rates: no rate from {prev.valid_until + timedelta(days=1)} "
-                f"until {cur.valid_from}",
+                f"gap in VAT rates: no rate from {prev.valid_until + timedelta(days=1)} until {cur.valid_from}",
             )
     return VatTable(tuple(rates))

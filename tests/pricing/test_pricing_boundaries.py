@@ -18,9 +18,7 @@ DAY, NIGHT, BOTH = 5000, 8000, 12000  # motorbike, urban
 
 
 def fee(entry: datetime, exit: datetime) -> int:
-    return quote(
-        BOOK, tariff_id=HANOI, zone="urban", vehicle_class="motorbike", entry=entry, exit=exit
-    ).total_vnd
+    return quote(BOOK, tariff_id=HANOI, zone="urban", vehicle_class="motorbike", entry=entry, exit=exit).total_vnd
 
 
 @pytest.mark.parametrize(

@@ -32,9 +32,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def test_json_output() -> None:
-    code, out, _ = run(
-        "--tariff", "hanoi-44-2017", "--zone", "urban", "--vehicle", "motorbike", *STAY, "--json"
-    )
+    code, out, _ = run("--tariff", "hanoi-44-2017", "--zone", "urban", "--vehicle", "motorbike", *STAY, "--json")
     assert code == 0
     data = json.loads(out)
     assert data["total_vnd"] == 12000 and isinstance(data["total_vnd"], int)
@@ -132,9 +130,7 @@ def test_bad_input_exits_2_with_message_on_stderr(args: list[str], code_name: st
 
 def test_invalid_tariff_file(tmp_path: Path) -> None:
     tdir = write_book(tmp_path, BASE_TARIFF + METERED_RULE.replace("price_vnd = 20000", "price_vnd = -1"))
-    code, out, err = run(
-        "--tariff", "t", "--zone", "z", "--vehicle", "car_small", *STAY, "--tariffs-dir", str(tdir)
-    )
+    code, out, err = run("--tariff", "t", "--zone", "z", "--vehicle", "car_small", *STAY, "--tariffs-dir", str(tdir))
     assert code == 2 and out == ""
     assert "invalid_tariff_file" in err and "t0.toml" in err and "negative" in err
 

@@ -23,12 +23,8 @@ BOOK = shipped_book()
 ENTRY = at(2026, 11, 22, 8)  # example tariff: version 2 is in force
 
 
-def q_ex(
-    vehicle: str, exit: datetime, entry: datetime = ENTRY, pass_: Pass | Exemption | None = None
-) -> Quote:
-    return quote(
-        BOOK, tariff_id=EXAMPLE, zone="basement", vehicle_class=vehicle, entry=entry, exit=exit, pass_=pass_
-    )
+def q_ex(vehicle: str, exit: datetime, entry: datetime = ENTRY, pass_: Pass | Exemption | None = None) -> Quote:
+    return quote(BOOK, tariff_id=EXAMPLE, zone="basement", vehicle_class=vehicle, entry=entry, exit=exit, pass_=pass_)
 
 
 def constructs(q: Quote) -> list[str]:
@@ -208,12 +204,8 @@ def test_rounding_down_counts_complete_units_only(tmp_path: Path) -> None:
 
 
 def test_vat_exclusive_tariff_adds_vat(tmp_path: Path) -> None:
-    book = fixture_book(
-        tmp_path, header=BASE_TARIFF.replace("prices_include_vat = true", "prices_include_vat = false")
-    )
-    q = quote(
-        book, tariff_id="t", zone="z", vehicle_class="car_small", entry=ENTRY, exit=ENTRY + timedelta(hours=1)
-    )
+    book = fixture_book(tmp_path, header=BASE_TARIFF.replace("prices_include_vat = true", "prices_include_vat = false"))
+    q = quote(book, tariff_id="t", zone="z", vehicle_class="car_small", entry=ENTRY, exit=ENTRY + timedelta(hours=1))
     assert (q.net_vnd, q.vat_vnd, q.total_vnd) == (10000, 800, 10800)
     assert sum(line.amount_vnd for line in q.lines) == q.net_vnd
 

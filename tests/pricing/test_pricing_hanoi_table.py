@@ -19,9 +19,7 @@ ROWS = [("bicycle", 3000, 5000, 7000), ("motorbike", 5000, 8000, 12000)]
 @pytest.mark.parametrize(("vehicle", "day", "night", "both"), ROWS)
 def test_per_turn_rows(vehicle: str, day: int, night: int, both: int) -> None:
     def fee(entry: datetime, exit: datetime) -> int:
-        return quote(
-            BOOK, tariff_id=HANOI, zone="urban", vehicle_class=vehicle, entry=entry, exit=exit
-        ).total_vnd
+        return quote(BOOK, tariff_id=HANOI, zone="urban", vehicle_class=vehicle, entry=entry, exit=exit).total_vnd
 
     assert fee(at(2026, 11, 22, 8), at(2026, 11, 22, 17, 30)) == day
     assert fee(at(2026, 11, 22, 19), at(2026, 11, 22, 23)) == night

@@ -54,9 +54,7 @@ def price(combo: tuple[str, str, str], entry: datetime, exit: datetime, pass_: P
 
 @SETTINGS
 @given(combos, instants, durations)
-def test_never_negative_and_lines_add_up(
-    combo: tuple[str, str, str], entry: datetime, stay: timedelta
-) -> None:
+def test_never_negative_and_lines_add_up(combo: tuple[str, str, str], entry: datetime, stay: timedelta) -> None:
     q = price(combo, entry, entry + stay)
     assert q.total_vnd >= 0 and q.net_vnd >= 0 and q.vat_vnd >= 0
     assert q.net_vnd + q.vat_vnd == q.total_vnd
@@ -194,9 +192,7 @@ VARIANTS = _variant_book()
 
 @SETTINGS
 @given(st.sampled_from(sorted(VARIANTS.versions)), instants, durations, durations)
-def test_variants_never_negative_and_monotone(
-    tid: str, entry: datetime, stay: timedelta, more: timedelta
-) -> None:
+def test_variants_never_negative_and_monotone(tid: str, entry: datetime, stay: timedelta, more: timedelta) -> None:
     def q(exit: datetime) -> Quote:
         return quote(VARIANTS, tariff_id=tid, zone="z", vehicle_class="car_small", entry=entry, exit=exit)
 
@@ -204,9 +200,7 @@ def test_variants_never_negative_and_monotone(
     assert 0 <= shorter.total_vnd <= longer.total_vnd
     for r in (shorter, longer):
         assert r.net_vnd + r.vat_vnd == r.total_vnd
-        assert sum(line.amount_vnd for line in r.lines) == (
-            r.total_vnd if r.prices_include_vat else r.net_vnd
-        )
+        assert sum(line.amount_vnd for line in r.lines) == (r.total_vnd if r.prices_include_vat else r.net_vnd)
     rule = VARIANTS.versions[tid][0].rule_for[("z", "car_small")]
     if rule.daily_cap_vnd is not None:
         periods = max(1, -(-(stay // timedelta(microseconds=1)) // US_PER_DAY))

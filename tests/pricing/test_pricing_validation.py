@@ -153,9 +153,7 @@ def test_not_toml(tmp_path: Path) -> None:
 
 def test_versions_must_not_overlap(tmp_path: Path) -> None:
     v1 = BASE_TARIFF.replace("valid_from = 2020-01-01", "valid_from = 2020-01-01\nvalid_until = 2024-12-31")
-    v2 = BASE_TARIFF.replace("version = 1", "version = 2").replace(
-        "valid_from = 2020-01-01", "valid_from = 2024-06-01"
-    )
+    v2 = BASE_TARIFF.replace("version = 1", "version = 2").replace("valid_from = 2020-01-01", "valid_from = 2024-06-01")
     with pytest.raises(TariffFileError) as err:
         book_from(tmp_path, v1 + METERED_RULE, v2 + METERED_RULE)
     assert "versions overlap" in err.value.message and "2024-06-01" in err.value.message
@@ -171,9 +169,7 @@ def test_version_numbers_are_unique(tmp_path: Path) -> None:
 
 def test_consecutive_versions_load(tmp_path: Path) -> None:
     v1 = BASE_TARIFF.replace("valid_from = 2020-01-01", "valid_from = 2020-01-01\nvalid_until = 2024-12-31")
-    v2 = BASE_TARIFF.replace("version = 1", "version = 2").replace(
-        "valid_from = 2020-01-01", "valid_from = 2025-01-01"
-    )
+    v2 = BASE_TARIFF.replace("version = 1", "version = 2").replace("valid_from = 2020-01-01", "valid_from = 2025-01-01")
     assert book_from(tmp_path, v1 + METERED_RULE, v2 + METERED_RULE).tariffs() == [("t", 1), ("t", 2)]
 
 
