@@ -24,7 +24,6 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -68,55 +67,10 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], within: float = 60.0) -> 
 
 
 async def seed_lot(db_url: str) -> dict[str, str]:
-    from parking.kit.db import make_engine, make_sessionmaker
-    from parking.lanes.auth import hash_secret, make_token, new_secret
-    from parking.models import Lane, Lot, LotCapacity, Operator
+    from parking.demo.bench import create_bench_lots
 
-    engine = make_engine(db_url, 2)
-    sm = make_sessionmaker(engine)
-    sfx = uuid.uuid4().hex[:8].upper()
-    async with sm() as db:
-        op = Operator(
-            id=uuid.uuid4(),
-            code=f"B-{sfx}",
-            name="Bench operator",
-            address="Hà Nội",
-            tax_code="0100000000",
-            invoice_series_code="B" + sfx[:4],
-            invoice_symbol_letters="BB",
-        )
-        db.add(op)
-        await db.flush()
-        lot = Lot(
-            id=uuid.uuid4(),
-            operator_id=op.id,
-            code=f"BENCH-{sfx}",
-            name="Bench lot",
-            address="Hà Nội",
-            latitude=Decimal("21.03"),
-            longitude=Decimal("105.85"),
-            tariff_id="hanoi-44-2017",
-            tariff_zone="urban",
-        )
-        db.add(lot)
-        await db.flush()
-        db.add(LotCapacity(lot_id=lot.id, vehicle_class="car_small", capacity=100_000, occupied=0))
-        tokens = {}
-        for code, direction in (("E1", "entry"), ("X1", "exit")):
-            secret = new_secret()
-            lane = Lane(
-                id=uuid.uuid4(),
-                lot_id=lot.id,
-                code=code,
-                direction=direction,
-                vehicle_class="car_small",
-                credential_hash=hash_secret(secret),
-            )
-            db.add(lane)
-            tokens[direction] = make_token(lane.id, secret)
-        await db.commit()
-    await engine.dispose()
-    return tokens
+    [lot] = await create_bench_lots(db_url, 1)
+    return {"entry": lot["entry"], "exit": lot["exit"]}
 
 
 async def make_drivers(

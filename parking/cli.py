@@ -198,7 +198,7 @@ def run(agents: bool = typer.Option(True, help="Start the demo lot's gate agents
             _stop_all(procs)
 
 
-def _register_optional() -> None:
+def _register_subcommands() -> None:
     from parking.pricing.cli import register as register_price
 
     register_price(app)
@@ -207,7 +207,7 @@ def _register_optional() -> None:
     register_invoices(app)
 
 
-_register_optional()
+_register_subcommands()
 
 
 def main() -> None:  # pragma: no cover

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import secrets
+import string
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,7 +67,7 @@ async def make_lot(
             name="Test operator",
             address="Hà Nội",
             tax_code="0100000000",
-            invoice_series_code="T" + suffix[:4],
+            invoice_series_code=series_code(),
             invoice_symbol_letters="TT",
         )
         db.add(op)
@@ -102,6 +104,12 @@ async def make_lot(
     # Every operator signs its e-invoices with its own certificate (a self-signed one in tests).
     ensure_demo_credentials(get_invoice_settings().cert_dir, op.code, op.name, op.tax_code)
     return handle
+
+
+def series_code() -> str:
+    """A random 5-character tax-authority series code; unique per operator, as the tax authority issues it
+    (4 hex characters collided between the hundreds of test operators of one run)."""
+    return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(5))
 
 
 def random_car_plate(rng: random.Random | None = None) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -9,6 +11,8 @@ from typing import Any
 from parking.kit.db import make_engine, make_sessionmaker, transaction
 from parking.lanes.auth import hash_secret, make_token, new_secret
 from parking.models import Lane, Lot, LotCapacity, Operator
+
+_ALNUM = string.ascii_uppercase + string.digits
 
 
 async def create_bench_lots(db_url: str, n: int) -> list[dict[str, Any]]:
@@ -23,6 +27,8 @@ async def create_bench_lots(db_url: str, n: int) -> list[dict[str, Any]]:
                 name="Benchmark operator",
                 address="Hà Nội",
                 tax_code="0100000000",
+                # Paid exits get their e-invoice, as in production; a random code, as the tax authority issues one.
+                invoice_series_code="".join(secrets.choice(_ALNUM) for _ in range(5)),
                 invoice_symbol_letters="BB",
             )
             db.add(op)

@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 import vnplate
 from parking.audit.service import record as audit
@@ -110,14 +111,17 @@ def validate(ev: GateEventIn, lane: LaneInfo, rules: GateRules, now: datetime) -
     plate: str | None = None
     if ev.plate is not None and ev.plate.strip():
         parsed = vnplate.parse(ev.plate)
-        if parsed is None:
+        # A raw read with look-alike characters in the wrong place (30G-5O6.I8) is still a plate: the grammar
+        # fixes it by position, and the session it reaches is marked for review (see _exit / _entry).
+        fixed = parsed.norm if parsed is not None else (vnplate.correct(ev.plate) or (None, 0.0))[0]
+        if fixed is None:
             raise AppError(
                 "malformed_plate",
                 f"'{ev.plate}' is not a Vietnamese plate (expected e.g. '30A-123.45' or '29-B1 123.45').",
                 422,
                 {"plate": ev.plate},
             )
-        plate = parsed.norm
+        plate = fixed
     image: bytes | None = None
     if ev.image_jpeg_b64:
         if len(ev.image_jpeg_b64) > (rules.max_image_bytes * 4) // 3 + 8:
@@ -327,6 +331,8 @@ async def _entry(
     session_id = uuid.uuid4()
     if ev.offline_action:
         flags.append("opened_offline")
+    if plate is not None and vnplate.normalize(ev.plate or "") != plate:
+        flags.append("plate_corrected")  # the grammar fixed look-alike characters in the read
     await db.execute(
         insert(table(ParkingSession)).values(
             id=session_id,
@@ -468,9 +474,10 @@ async def _exit(
         )
 
     review_reason = None
-    if matched != plate:
+    raw = vnplate.normalize(ev.plate or "")
+    if matched != raw:  # corrected by the grammar, or matched with one character wrong: a person confirms
         flags.append("plate_mismatch")
-        review_reason = f"exit read {plate}, matched open session {matched}"
+        review_reason = f"exit read {raw}, matched open session {matched}"
     entry_at = sess.entry_at
     fee: fees.Fee | None = None
     if entry_at is not None:
@@ -479,33 +486,32 @@ async def _exit(
     if fee is None:
         flags.append("fee_unknown")
 
+    closing = {
+        "status": "closed",
+        "exit_event_id": ev.event_id,
+        "exit_at": ev.captured_at,
+        "exit_plate": raw if matched != raw else None,
+        "flags": list(dict.fromkeys([*sess.flags, *flags])),
+        "review_status": "pending" if review_reason or fee is None else sess.review_status,
+        "review_reason": review_reason or sess.review_reason,
+        "fee_vnd": fee.total_vnd if fee else None,
+        "fee_lines": fee.lines if fee else None,
+        "tariff_id": fee.tariff_id if fee else None,
+        "tariff_version": fee.tariff_version if fee else None,
+    }
     await db.execute(
-        update(table(ParkingSession))
-        .where(ParkingSession.id == sess.id)
-        .values(
-            status="closed",
-            exit_event_id=ev.event_id,
-            exit_at=ev.captured_at,
-            exit_plate=plate if matched != plate else None,
-            flags=list(dict.fromkeys([*sess.flags, *flags])),
-            review_status="pending" if review_reason or fee is None else sess.review_status,
-            review_reason=review_reason or sess.review_reason,
-            fee_vnd=fee.total_vnd if fee else None,
-            fee_lines=fee.lines if fee else None,
-            tariff_id=fee.tariff_id if fee else None,
-            tariff_version=fee.tariff_version if fee else None,
-            updated_at=func.now(),
-        )
+        update(table(ParkingSession)).where(ParkingSession.id == sess.id).values(**closing, updated_at=func.now())
     )
+    # The Core UPDATE bypassed the ORM: mirror it on the loaded row (no extra round trip), so code later in this
+    # transaction (payments, the e-invoice built from the session) sees the exit time, fee and tariff.
+    for key, value in closing.items():
+        set_committed_value(sess, key, value)
     await db.execute(
         update(table(LotCapacity))
         .where(LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == sess.vehicle_class)
         .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
     )
     effects.occupancy.append((lane.lot_id, sess.vehicle_class, -1))
-    # The Core UPDATE above bypassed the ORM: reload the row so code later in this transaction (payments,
-    # the e-invoice built from the session) sees the exit time, fee and tariff just written.
-    await db.refresh(sess)
     await audit(
         db,
         actor=f"lane:{lane.code}",

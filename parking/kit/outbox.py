@@ -71,6 +71,44 @@ def backoff_s(attempts: int) -> float:
     return float(min(300, 2 ** min(attempts, 9)) / 4)
 
 
+async def _deliver(db: AsyncSession, row: OutboxMessage, ctx: OutboxContext) -> None:
+    """Run the handler of one locked message in a savepoint; mark it done, or reschedule it with backoff."""
+    fn = _HANDLERS.get(row.topic)
+    try:
+        if fn is None:
+            raise LookupError(f"no handler registered for topic {row.topic!r}")
+        async with db.begin_nested():
+            await fn(db, dict(row.payload), ctx)
+        row.processed_at = datetime.now(UTC)
+        row.attempts += 1
+        OUTBOX_PROCESSED.labels(row.topic, "ok").inc()
+    except Exception as exc:  # a failed side effect is retried later, never dropped
+        row.attempts += 1
+        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        row.available_at = datetime.now(UTC) + timedelta(seconds=backoff_s(row.attempts))
+        row.dead = row.attempts >= MAX_ATTEMPTS
+        OUTBOX_PROCESSED.labels(row.topic, "dead" if row.dead else "retry").inc()
+        log.warning("outbox.retry", topic=row.topic, key=row.key, attempts=row.attempts, error=row.last_error)
+
+
+async def process_key(ctx: OutboxContext, key: str) -> bool:
+    """Deliver one named message now, whatever its schedule (an operator's "retry now").
+
+    It takes the same row lock as the workers, so a message a worker is delivering is waited for, and one
+    already delivered is left alone. Returns whether this call delivered it.
+    """
+    async with ctx.sessionmaker() as db:
+        row = (
+            await db.execute(select(OutboxMessage).where(OutboxMessage.key == key).with_for_update())
+        ).scalar_one_or_none()
+        if row is None or row.processed_at is not None:
+            await db.rollback()
+            return False
+        await _deliver(db, row, ctx)
+        await db.commit()
+        return row.processed_at is not None
+
+
 async def process_batch(ctx: OutboxContext, limit: int = 20) -> int:
     """Deliver up to ``limit`` due messages; return how many were attempted."""
     done = 0
@@ -93,22 +131,7 @@ async def process_batch(ctx: OutboxContext, limit: int = 20) -> int:
             if row is None:
                 await db.rollback()
                 break
-            fn = _HANDLERS.get(row.topic)
-            try:
-                if fn is None:
-                    raise LookupError(f"no handler registered for topic {row.topic!r}")
-                async with db.begin_nested():
-                    await fn(db, dict(row.payload), ctx)
-                row.processed_at = datetime.now(UTC)
-                row.attempts += 1
-                OUTBOX_PROCESSED.labels(row.topic, "ok").inc()
-            except Exception as exc:  # a failed side effect is retried later, never dropped
-                row.attempts += 1
-                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                row.available_at = datetime.now(UTC) + timedelta(seconds=backoff_s(row.attempts))
-                row.dead = row.attempts >= MAX_ATTEMPTS
-                OUTBOX_PROCESSED.labels(row.topic, "dead" if row.dead else "retry").inc()
-                log.warning("outbox.retry", topic=row.topic, key=row.key, attempts=row.attempts, error=row.last_error)
+            await _deliver(db, row, ctx)
             await db.commit()
             done += 1
     return done

@@ -107,3 +107,17 @@ async def test_a_worker_leaves_excluded_topics_to_other_workers(
     assert (await _row(sessionmaker, k2)).processed_at is None
     await _drain(sessionmaker, [k1, k2])
     assert (await _row(sessionmaker, k2)).processed_at is not None
+
+
+async def test_a_named_message_is_delivered_once_even_when_asked_twice(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    key = f"t-{uuid.uuid4()}"
+    async with sessionmaker() as db:
+        await outbox.enqueue(db, "test.ok", {"k": key}, key, delay_s=3600)  # not due: only an explicit call runs it
+        await db.commit()
+    ctx = outbox.OutboxContext(sessionmaker, None)
+    assert await outbox.process_key(ctx, key) is True
+    assert await outbox.process_key(ctx, key) is False  # already delivered: left alone
+    assert [c for c in CALLS if c[1].get("k") == key] == [("test.ok", {"k": key})]
+    assert (await _row(sessionmaker, key)).processed_at is not None

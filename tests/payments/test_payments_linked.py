@@ -13,6 +13,8 @@ import httpx
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parking.invoices import xml as X
+from parking.invoices.models import Invoice
 from parking.models import ParkingSession
 from parking.payments import exit_hook, repository
 from parking.payments.models import Payment
@@ -66,9 +68,6 @@ async def test_linked_car_leaves_without_stopping_and_is_charged_once(
     assert decision["receipt_url"] and "/r/M1-" in decision["receipt_url"]
     page = await client.get(decision["receipt_url"])
     assert page.status_code == 200
-    from parking.invoices import xml as X
-    from parking.invoices.models import Invoice
-
     async with sessionmaker() as db:
         inv = (await db.execute(select(Invoice).where(Invoice.payment_id == p.id))).scalar_one()
     info = X.read_view(X.from_bytes(inv.xml.encode())).lines[0].info
