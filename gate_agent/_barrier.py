@@ -56,11 +56,12 @@ class SimulatedBarrier:
             "event_id": event_id,
         }
         with self._lock:
-            self._state = state
+            # Record first, then publish the state: whoever sees the new state also finds its record.
             self.history.append(entry)
             if self.state_file is not None:
                 with self.state_file.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(entry) + "\n")
+            self._state = state
 
     def open(self, reason: str, event_id: str | None = None) -> None:
         self._record("open", reason, event_id)
