@@ -40,14 +40,12 @@ from parking.invoices import service as invoice_service
 from parking.invoices import tasks
 from parking.invoices.certs import self_signed
 from parking.invoices.endpoints import router
-from parking.invoices.models import Invoice
 from parking.invoices.provider import ProviderClient
 from parking.kit import outbox
 from parking.kit.db import make_engine, make_sessionmaker, transaction
 from parking.kit.embedded import EmbeddedPostgres, ensure_database, free_port
 from parking.kit.errors import install_error_handlers
-from parking.models import Lot, Operator, ParkingSession
-from parking.payments.models import Payment
+from parking.models import Invoice, Lot, Operator, ParkingSession, Payment
 from parking.settings import REPO_ROOT
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.kit.deps import DB
 from parking.kit.errors import AppError
-from parking.payments.models import Driver, DriverToken
+from parking.models import Driver, DriverToken
 
 # scrypt parameters per OWASP's password storage cheat sheet (N=2^17 needs 128 MiB: too much for
 # a 2-core demo box serving lanes; N=2^14, r=8 is the RFC 7914 interactive-login figure).

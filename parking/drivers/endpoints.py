@@ -13,8 +13,8 @@ from parking.drivers import service
 from parking.drivers.auth import CurrentDriver
 from parking.kit.deps import DB, State
 from parking.kit.errors import AppError
+from parking.models import Debt, DriverVehicle, MonthlyPass, PaymentMethod
 from parking.payments import service as payments
-from parking.payments.models import Debt, DriverVehicle, MonthlyPass, PaymentMethod
 
 router = APIRouter(prefix="/v1/drivers", tags=["drivers"])
 

@@ -15,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import vnplate
 from parking.drivers.auth import hash_password, issue_token, verify_password
 from parking.kit.errors import AppError
-from parking.models import Lot, ParkingSession
+from parking.models import Debt, Driver, DriverVehicle, Lot, MonthlyPass, ParkingSession, Payment, PaymentMethod
 from parking.payments import ledger
 from parking.payments import repository as repo
 from parking.payments import service as payments
-from parking.payments.models import Debt, Driver, DriverVehicle, MonthlyPass, Payment, PaymentMethod
 from parking.payments.provider import ProviderClient
 from parking.payments.settings import PaymentSettings, get_payment_settings
 

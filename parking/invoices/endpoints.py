@@ -13,10 +13,10 @@ from parking.drivers.auth import CurrentDriver
 from parking.invoices import render
 from parking.invoices import service as invoice_service
 from parking.invoices import xml as X
-from parking.invoices.models import Invoice, InvoiceBuyerProfile, InvoiceSeries
 from parking.invoices.schemas import BuyerIn, CompanyInvoiceIn, InvoiceList, InvoiceOut
 from parking.kit.deps import DB
 from parking.kit.errors import AppError
+from parking.models import Invoice, InvoiceBuyerProfile, InvoiceSeries
 
 router = APIRouter(tags=["invoices"])
 Key = Annotated[str | None, Query(alias="k", description="Key from the receipt link")]

@@ -26,12 +26,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import vnplate
 from parking.invoices import codes
 from parking.invoices import xml as X
-from parking.invoices.models import Invoice, InvoiceBuyerProfile, InvoiceEvent, InvoiceSeries
 from parking.invoices.settings import get_invoice_settings
 from parking.kit import outbox
 from parking.kit.errors import AppError
-from parking.models import Lot, Operator, ParkingSession
-from parking.payments.models import MonthlyPass, Payment, Refund
+from parking.models import (
+    Invoice,
+    InvoiceBuyerProfile,
+    InvoiceEvent,
+    InvoiceSeries,
+    Lot,
+    MonthlyPass,
+    Operator,
+    ParkingSession,
+    Payment,
+    Refund,
+)
 from parking.pricing.vat import VatTable, load_vat_table
 from parking.settings import get_settings
 

@@ -19,13 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.invoices import certs, signing
 from parking.invoices import xml as X
-from parking.invoices.models import Invoice, InvoiceEvent
 from parking.invoices.provider import ProviderAnswer, ProviderClient, TransientProviderError
 from parking.invoices.service import TOPIC_ISSUE, TOPIC_TRANSMIT, on_payment_confirmed
 from parking.invoices.settings import get_invoice_settings
 from parking.kit import outbox
 from parking.kit.db import transaction
-from parking.models import Operator
+from parking.models import Invoice, InvoiceEvent, Operator
 
 log = structlog.get_logger("parking.invoices")
 

@@ -55,7 +55,7 @@ async def seed_demo_driver(
     from sqlalchemy import select
 
     from parking.drivers.auth import hash_password
-    from parking.payments.models import Driver, DriverVehicle, PaymentMethod
+    from parking.models import Driver, DriverVehicle, PaymentMethod
 
     s = get_payment_settings()
     d = (await db.execute(select(Driver).where(Driver.email == email))).scalar()

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from parking.kit.deps import DB
 from parking.kit.errors import AppError
+from parking.models import PaymentIntent
 from parking.payments import handlers as _handlers  # noqa: F401  (registers the outbox handlers)
 from parking.payments import notifications as notif
 from parking.payments import service
-from parking.payments.models import PaymentIntent
 from parking.payments.schemas import IntentOut, RefundIn, RefundOut, UnpaidExitIn
 from parking.payments.settings import get_payment_settings
 

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parking.models import DriverVehicle, MonthlyPass, PaymentMethod
 from parking.payments import handlers as _handlers  # noqa: F401  (registers the outbox handlers)
 from parking.payments import service
-from parking.payments.models import DriverVehicle, MonthlyPass, PaymentMethod
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parking.payments import ledger
-from parking.payments.models import (
+from parking.models import (
     Debt,
     DriverVehicle,
     LedgerEntry,
@@ -19,6 +18,7 @@ from parking.payments.models import (
     PaymentIntent,
     PaymentMethod,
 )
+from parking.payments import ledger
 
 
 async def post_entry(db: AsyncSession, entry: ledger.JournalEntry) -> bool:

@@ -22,10 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parking.audit.service import record as audit
 from parking.kit import outbox
 from parking.kit.errors import AppError
-from parking.models import ParkingSession
+from parking.models import Debt, ParkingSession, Payment, PaymentIntent, PaymentMethod, PaymentNotification, Refund
 from parking.payments import ledger, vietqr
 from parking.payments import repository as repo
-from parking.payments.models import Debt, Payment, PaymentIntent, PaymentMethod, PaymentNotification, Refund
 from parking.payments.notifications import BankCredit
 from parking.payments.provider import ProviderClient, ProviderResult
 from parking.payments.settings import PaymentSettings, get_payment_settings
@@ -361,7 +360,7 @@ async def _exit_linked(
 
 
 async def _driver_limit(db: AsyncSession, driver_id: uuid.UUID, s: PaymentSettings) -> int:
-    from parking.payments.models import Driver
+    from parking.models import Driver
 
     limit = (await db.execute(select(Driver.deferred_limit_vnd).where(Driver.id == driver_id))).scalar()
     return int(limit if limit is not None else s.default_deferred_limit_vnd)

@@ -11,13 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.invoices import service as invoice_service
 from parking.invoices import tasks
-from parking.invoices.models import Invoice
 from parking.invoices.provider import ProviderClient
 from parking.invoices.signing import Credentials
 from parking.kit import outbox
 from parking.kit.db import transaction
-from parking.models import OutboxMessage, ParkingSession
-from parking.payments.models import Payment
+from parking.models import Invoice, OutboxMessage, ParkingSession, Payment
 from tests.factories import LotHandle
 
 PLATE = "30A12345"

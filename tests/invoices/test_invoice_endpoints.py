@@ -18,11 +18,10 @@ from parking.drivers.auth import issue_token
 from parking.invoices import service as invoice_service
 from parking.invoices import xml as X
 from parking.invoices.endpoints import router
-from parking.invoices.models import Invoice
 from parking.invoices.verify import verify_day
 from parking.kit.db import transaction
 from parking.kit.errors import install_error_handlers
-from parking.payments.models import Driver, Payment, Refund
+from parking.models import Driver, Invoice, Payment, Refund
 from tests.factories import LotHandle
 from tests.invoices.builders import paid
 

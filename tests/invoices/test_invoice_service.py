@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import vnplate
 from parking.invoices import codes
 from parking.invoices import xml as X
-from parking.invoices.models import Invoice, InvoiceEvent, InvoiceSeries
 from parking.invoices.verify import verify_day
 from parking.kit.db import transaction
-from parking.models import Operator, OutboxMessage
+from parking.models import Invoice, InvoiceEvent, InvoiceSeries, Operator, OutboxMessage
 from tests.factories import LotHandle
 from tests.invoices.builders import PLATE, confirm_in, paid, pending_payment
 
@@ -208,7 +207,7 @@ async def test_payments_confirm_issues_the_invoice_in_its_transaction(
 ) -> None:
     """The real payments.confirm calls on_payment_confirmed in the same transaction (the integration)."""
     from parking.invoices.service import original_for_payment
-    from parking.payments.models import Payment
+    from parking.models import Payment
     from parking.payments.service import confirm
 
     pid = await pending_payment(sessionmaker, lot, 25_000)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.invoices import signing
 from parking.invoices import xml as X
-from parking.invoices.models import Invoice, InvoiceEvent
+from parking.models import Invoice, InvoiceEvent
 from tests.factories import LotHandle
 from tests.invoices.builders import deliver, drain_invoices, outbox_ctx, paid
 

@@ -14,10 +14,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.invoices import xml as X
-from parking.invoices.models import Invoice
-from parking.models import ParkingSession
+from parking.models import Invoice, ParkingSession, Payment
 from parking.payments import exit_hook, repository
-from parking.payments.models import Payment
 from tests.factories import LotHandle, event
 from tests.payments.conftest import Sim, make_driver, park
 

@@ -15,9 +15,8 @@ from redis.asyncio import Redis
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parking.models import ParkingSession
+from parking.models import ParkingSession, Payment, PaymentNotification, Refund
 from parking.payments import notifications, repository, vietqr
-from parking.payments.models import Payment, PaymentNotification, Refund
 from tests.factories import LotHandle, event, make_lot, random_car_plate
 from tests.payments.conftest import OP, SECRET, Sim, make_driver, park
 from tests.payments.test_payments_linked import wait_for

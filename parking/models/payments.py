@@ -1,4 +1,4 @@
-"""Tables of migration 0002 (payments, drivers, ledger). Kept beside the payments domain that owns them."""
+"""Payments, VietQR intents, refunds, debts, monthly passes and provider notifications (migration 0002)."""
 
 from __future__ import annotations
 
@@ -11,46 +11,6 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parking.models.base import Base, now_col, uuid_pk
-
-
-class Driver(Base):
-    __tablename__ = "drivers"
-    id: Mapped[uuid.UUID] = uuid_pk()
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    full_name: Mapped[str] = mapped_column(Text, default="")
-    phone: Mapped[str] = mapped_column(String(20), default="")
-    password_hash: Mapped[str] = mapped_column(Text)
-    deferred_limit_vnd: Mapped[int] = mapped_column(BigInteger, default=300_000)
-    created_at: Mapped[datetime] = now_col()
-
-
-class DriverToken(Base):
-    __tablename__ = "driver_tokens"
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drivers.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = now_col()
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class DriverVehicle(Base):
-    __tablename__ = "driver_vehicles"
-    id: Mapped[uuid.UUID] = uuid_pk()
-    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drivers.id", ondelete="CASCADE"))
-    plate: Mapped[str] = mapped_column(String(16), unique=True)
-    vehicle_class: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = now_col()
-
-
-class PaymentMethod(Base):
-    __tablename__ = "payment_methods"
-    id: Mapped[uuid.UUID] = uuid_pk()
-    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drivers.id", ondelete="CASCADE"))
-    provider: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16))
-    token: Mapped[str] = mapped_column(Text)
-    label: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default="active")
-    created_at: Mapped[datetime] = now_col()
 
 
 class Payment(Base):
@@ -145,23 +105,3 @@ class PaymentNotification(Base):
     payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     received_at: Mapped[datetime] = now_col()
-
-
-class LedgerEntry(Base):
-    __tablename__ = "ledger_entries"
-    id: Mapped[uuid.UUID] = uuid_pk()
-    kind: Mapped[str] = mapped_column(String(16))
-    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
-    session_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    reverses_key: Mapped[str | None] = mapped_column(String(128))
-    memo: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = now_col()
-
-
-class LedgerPosting(Base):
-    __tablename__ = "ledger_postings"
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_entries.id"))
-    account: Mapped[str] = mapped_column(String(80))
-    amount_vnd: Mapped[int] = mapped_column(BigInteger)

@@ -1,4 +1,4 @@
-"""Tables of migration 0003 (invoice series, invoices, invoice events). Kept beside the invoices domain."""
+"""Invoice series, invoices, invoice events and buyer profiles (migration 0003)."""
 
 from __future__ import annotations
 
