@@ -38,6 +38,7 @@ __all__ = [
     "ParkingSession",
     "Payment",
     "PaymentIntent",
+    "PaymentMethod",
     "PaymentNotification",
     "Refund",
     "Vehicle",
