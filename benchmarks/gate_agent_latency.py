@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/gate_agent_latency.py --frames 60 [--reader sidecar|default]
 
-The server is the test fake (tests/gate_agent/ga_fake_server.py) on 127.0.0.1, so "online"
+The server is the test fake (tests/factories/fake_gate_server.py) on 127.0.0.1, so "online"
 includes a real HTTP round trip on loopback but no server-side database work; "offline" is
 the server port closed (connection refused, the lane decides from its cache). Frames are the
 shared photos (vn-plates) when present, else generated noise images with labels.csv.
@@ -21,13 +21,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "gate_agent"))
-
-from ga_fake_server import TOKEN, FakeGateServer, wait_for
-from ga_helpers import make_plate_folder, plates
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # repo root: the test fakes live in tests/
 
 from gate_agent._agent import GateAgent
 from gate_agent.config import parse_config
+from tests.factories.fake_gate_server import TOKEN, FakeGateServer, wait_for
+from tests.factories.gate_agent import make_plate_folder, plates
 
 SHARED = Path(os.environ.get("PARKING_DATASETS_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 

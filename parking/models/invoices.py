@@ -6,7 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,6 +37,10 @@ class InvoiceSeries(Base):
     """
 
     __tablename__ = "invoice_series"
+    __table_args__ = (
+        UniqueConstraint("operator_id", "year", name="uq_invoice_series_operator_year"),
+        UniqueConstraint("series_code", "year", "template", name="uq_invoice_series_code_year"),
+    )
     id: Mapped[uuid.UUID] = uuid_pk()
     operator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("operators.id"))
     year: Mapped[int] = mapped_column(SmallInteger)
@@ -37,6 +53,21 @@ class InvoiceSeries(Base):
 
 class Invoice(Base):
     __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("series_id", "seq", name="uq_invoices_series_seq"),
+        # One original invoice per payment, one replacement per replaced invoice.
+        Index("uq_invoices_original_payment", "payment_id", unique=True, postgresql_where=text("kind = 'original'")),
+        Index(
+            "uq_invoices_one_replacement",
+            "related_invoice_id",
+            unique=True,
+            postgresql_where=text("kind = 'replacement'"),
+        ),
+        Index("ix_invoices_issued_at", "issued_at"),
+        Index("ix_invoices_driver", "driver_id", "issued_at"),
+        Index("ix_invoices_session", "session_id"),
+        Index("ix_invoices_pending", "status", postgresql_where=text("status IN ('issued','sent')")),
+    )
     id: Mapped[uuid.UUID] = uuid_pk()
     kind: Mapped[str] = mapped_column(String(12))
     series_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoice_series.id"))
@@ -44,7 +75,7 @@ class Invoice(Base):
     mccqt: Mapped[str] = mapped_column(String(23), unique=True)
     operator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("operators.id"))
     payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"))
-    refund_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("refunds.id"))
+    refund_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("refunds.id"), unique=True)
     related_invoice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("invoices.id"))
     session_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     driver_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -74,7 +105,7 @@ class InvoiceEvent(Base):
 
     __tablename__ = "invoice_events"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoices.id"))
+    invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoices.id"), index=True)
     at: Mapped[datetime] = now_col()
     status: Mapped[str] = mapped_column(String(10))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,9 +15,10 @@ from parking.models.base import Base, now_col, uuid_pk
 
 class Payment(Base):
     __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("provider", "provider_txn_id", name="uq_payments_provider_txn"),)
     id: Mapped[uuid.UUID] = uuid_pk()
-    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("parking_sessions.id"))
-    driver_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("drivers.id"))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("parking_sessions.id"), index=True)
+    driver_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("drivers.id"), index=True)
     intent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     purpose: Mapped[str] = mapped_column(String(16), default="session")
     amount_vnd: Mapped[int] = mapped_column(BigInteger)
@@ -38,8 +39,17 @@ class Payment(Base):
 
 class PaymentIntent(Base):
     __tablename__ = "payment_intents"
+    # At most one open session intent per session: a second exit read reuses the QR.
+    __table_args__ = (
+        Index(
+            "uq_payment_intents_open_session",
+            "session_id",
+            unique=True,
+            postgresql_where=text("status = 'open' AND purpose = 'session'"),
+        ),
+    )
     id: Mapped[uuid.UUID] = uuid_pk()
-    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("parking_sessions.id"))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("parking_sessions.id"), index=True)
     debt_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     purpose: Mapped[str] = mapped_column(String(16))
     reference: Mapped[str] = mapped_column(String(25), unique=True)
@@ -55,7 +65,7 @@ class PaymentIntent(Base):
 class Refund(Base):
     __tablename__ = "refunds"
     id: Mapped[uuid.UUID] = uuid_pk()
-    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"))
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"), index=True)
     amount_vnd: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(Text)
@@ -69,8 +79,8 @@ class Debt(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parking_sessions.id"), unique=True)
     lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id"))
-    plate: Mapped[str | None] = mapped_column(String(16))
-    driver_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("drivers.id"))
+    plate: Mapped[str | None] = mapped_column(String(16), index=True)
+    driver_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("drivers.id"), index=True)
     amount_vnd: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="open")
@@ -81,8 +91,9 @@ class Debt(Base):
 
 class MonthlyPass(Base):
     __tablename__ = "passes"
+    __table_args__ = (Index("ix_passes_plate_lot", "plate", "lot_id", "valid_until"),)
     id: Mapped[uuid.UUID] = uuid_pk()
-    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drivers.id"))
+    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drivers.id"), index=True)
     plate: Mapped[str] = mapped_column(String(16))
     lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id"))
     vehicle_class: Mapped[str] = mapped_column(String(16))

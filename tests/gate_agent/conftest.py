@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from ga_fake_server import TOKEN, FakeGateServer
+from tests.factories.fake_gate_server import TOKEN, FakeGateServer
 
 
 @pytest.fixture

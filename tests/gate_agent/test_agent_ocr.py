@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ga_fake_server import FakeGateServer, wait_for
+
+from tests.factories.fake_gate_server import FakeGateServer, wait_for
 
 pytestmark = [pytest.mark.gate, pytest.mark.timeout(240)]
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import uvicorn
-from ga_fake_server import wait_for
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from gate_agent._barrier import BarrierError, HttpRelayBarrier, SimulatedBarrier
+from tests.factories.fake_gate_server import wait_for
 
 
 class FakeRelay:
@@ -84,10 +84,9 @@ def test_http_relay_failure_is_an_error_after_one_retry(relay: FakeRelay) -> Non
 def test_lane_drives_the_relay_and_calls_the_attendant_when_it_fails(
     tmp_path: Path, relay: FakeRelay, server: Any, lane_config: Any
 ) -> None:
-    from ga_helpers import make_plate_folder, plates
-
     from gate_agent._agent import GateAgent
     from gate_agent.config import parse_config
+    from tests.factories.gate_agent import make_plate_folder, plates
 
     ps = plates(2)
     folder = make_plate_folder(tmp_path / "frames", ps)

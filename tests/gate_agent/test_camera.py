@@ -5,9 +5,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from ga_helpers import make_plate_folder, plates
 
 from gate_agent._camera import FolderSource, OpenCVSource, make_source
+from tests.factories.gate_agent import make_plate_folder, plates
 
 
 def _take(src: FolderSource | OpenCVSource, n: int, timeout: float = 10.0) -> list[str]:

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ga_fake_server import FakeGateServer, wait_for
-from ga_helpers import make_plate_folder, plates, write_config
+
+from tests.factories.fake_gate_server import FakeGateServer, wait_for
+from tests.factories.gate_agent import make_plate_folder, plates, write_config
 
 pytestmark = pytest.mark.timeout(180)
 

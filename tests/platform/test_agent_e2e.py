@@ -3,7 +3,7 @@
 The entry agent replays car photos (the shared ones, or plates the project renders when they are absent);
 the exit agent replays the same vehicles a few seconds later. The plate comes from the folder's labels
 (reader "sidecar", the camera-edge fake) so the test checks the platform path, not OCR accuracy, which
-tests/gate_agent/test_agent_ocr.py and tests/reading cover.
+tests/gate_agent/test_agent_ocr.py and tests/gate_agent/reading cover.
 """
 
 from __future__ import annotations

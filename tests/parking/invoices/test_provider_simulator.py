@@ -12,7 +12,7 @@ import pytest
 from parking.invoices import codes, signing
 from parking.invoices import xml as X
 from parking.invoices.provider import ProviderClient, TransientProviderError
-from tests.invoices.conftest import run_simulator
+from tests.parking.invoices.conftest import run_simulator
 
 
 def signed_envelope(creds: signing.Credentials, seq: int, total: int = 25_000, mtdiep: str | None = None) -> bytes:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import typer
-from pricing_helpers import BASE_TARIFF, METERED_RULE, write_book
 from typer.testing import CliRunner
 
 from parking.pricing.cli import DEFAULT_TARIFFS_DIR, price_command, register
+from tests.factories.pricing import BASE_TARIFF, METERED_RULE, write_book
 
 app = typer.Typer()
 
@@ -144,7 +144,7 @@ def test_tariffs_dir_option(tmp_path: Path) -> None:
 
 
 def test_default_dir_is_the_repo_config() -> None:
-    assert DEFAULT_TARIFFS_DIR == Path(__file__).resolve().parents[2] / "config" / "tariffs"
+    assert DEFAULT_TARIFFS_DIR == Path(__file__).resolve().parents[3] / "config" / "tariffs"
 
 
 def test_price_command_plain_function(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ from parking.invoices import xml as X
 from parking.models import Invoice, ParkingSession, Payment
 from parking.payments import exit_hook, repository
 from tests.factories import LotHandle, event
-from tests.payments.conftest import Sim, make_driver, park
+from tests.parking.payments.conftest import Sim, make_driver, park
 
 T = TypeVar("T")
 

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pricing_helpers import BASE_TARIFF, EXAMPLE, HANOI, METERED_RULE, at, book_from, shipped_book
 
 from parking.pricing import (
     Exemption,
@@ -18,6 +17,7 @@ from parking.pricing import (
     quote,
     split_inclusive,
 )
+from tests.factories.pricing import BASE_TARIFF, EXAMPLE, HANOI, METERED_RULE, at, book_from, shipped_book
 
 BOOK = shipped_book()
 ENTRY = at(2026, 11, 22, 8)  # example tariff: version 2 is in force

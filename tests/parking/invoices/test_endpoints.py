@@ -23,7 +23,7 @@ from parking.kit.db import transaction
 from parking.kit.errors import install_error_handlers
 from parking.models import Driver, Invoice, Payment, Refund
 from tests.factories import LotHandle
-from tests.invoices.builders import paid
+from tests.factories.invoices import paid
 
 BASE = "http://receipts.test"
 

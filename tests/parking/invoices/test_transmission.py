@@ -13,7 +13,7 @@ from parking.invoices import signing
 from parking.invoices import xml as X
 from parking.models import Invoice, InvoiceEvent
 from tests.factories import LotHandle
-from tests.invoices.builders import deliver, drain_invoices, outbox_ctx, paid
+from tests.factories.invoices import deliver, drain_invoices, outbox_ctx, paid
 
 
 @pytest.fixture

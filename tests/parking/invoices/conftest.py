@@ -61,7 +61,7 @@ def run_simulator(*args: str) -> Iterator[Sim]:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "simulators.einvoice_provider", "--port", str(port), *args],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     url = f"http://127.0.0.1:{port}"
     try:

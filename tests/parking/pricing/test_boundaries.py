@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from pricing_helpers import HANOI, at, shipped_book
 
 from parking.pricing import quote
+from tests.factories.pricing import HANOI, at, shipped_book
 
 BOOK = shipped_book()
 DAY, NIGHT, BOTH = 5000, 8000, 12000  # motorbike, urban

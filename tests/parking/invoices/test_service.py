@@ -19,7 +19,7 @@ from parking.invoices.verify import verify_day
 from parking.kit.db import transaction
 from parking.models import Invoice, InvoiceEvent, InvoiceSeries, Operator, OutboxMessage
 from tests.factories import LotHandle
-from tests.invoices.builders import PLATE, confirm_in, paid, pending_payment
+from tests.factories.invoices import PLATE, confirm_in, paid, pending_payment
 
 VN_TODAY = datetime.now(X.VN_TZ).date()
 

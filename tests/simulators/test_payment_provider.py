@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from parking.payments import notifications, vietqr
-from tests.payments.payments_simproc import run_simulator
+from tests.factories.payment_simulator import run_simulator
 
 SECRET = "sim-test-secret"
 AUTH = {"Authorization": f"Bearer {SECRET}"}

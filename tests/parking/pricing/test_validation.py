@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pricing_helpers import BASE_TARIFF, METERED_RULE, VAT_TOML, book_from, write_book
 
 from parking.pricing import TariffFileError, load_tariff_book
+from tests.factories.pricing import BASE_TARIFF, METERED_RULE, VAT_TOML, book_from, write_book
 
 TURN_RULE = """
 [[rules]]

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from parking.models import ParkingSession, Payment, PaymentNotification, Refund
 from parking.payments import notifications, repository, vietqr
 from tests.factories import LotHandle, event, make_lot, random_car_plate
-from tests.payments.conftest import OP, SECRET, Sim, make_driver, park
-from tests.payments.test_payments_linked import wait_for
+from tests.parking.payments.conftest import OP, SECRET, Sim, make_driver, park
+from tests.parking.payments.test_linked import wait_for
 
 
 @pytest.fixture

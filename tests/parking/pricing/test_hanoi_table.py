@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from pricing_helpers import HANOI, ICT, at, shipped_book
 
 from parking.pricing import Pass, quote
+from tests.factories.pricing import HANOI, ICT, at, shipped_book
 
 BOOK = shipped_book()
 

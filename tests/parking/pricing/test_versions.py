@@ -6,9 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pricing_helpers import BASE_TARIFF, EXAMPLE, METERED_RULE, at, book_from, shipped_book
 
 from parking.pricing import NoTariffInForce, quote
+from tests.factories.pricing import BASE_TARIFF, EXAMPLE, METERED_RULE, at, book_from, shipped_book
 
 BOOK = shipped_book()
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.payments.settings import PaymentSettings, use_payment_settings
 from tests.factories import LotHandle, event, random_car_plate
-from tests.payments.payments_simproc import run_simulator
+from tests.factories.payment_simulator import run_simulator
 
 SECRET = "payments-test-secret"
 OPERATOR_KEY = "payments-test-operator"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from pricing_helpers import HANOI, at, shipped_book
 
 from parking.pricing import (
     ExitBeforeEntry,
@@ -18,6 +17,7 @@ from parking.pricing import (
     parse_instant,
     quote,
 )
+from tests.factories.pricing import HANOI, at, shipped_book
 
 BOOK = shipped_book()
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pricing_helpers import BASE_TARIFF, ICT, METERED_RULE, VAT_PATH, shipped_book
 
 from parking.pricing import Pass, Quote, TariffBook, quote
 from parking.pricing.loader import build_book, parse_tariff
 from parking.pricing.model import US_PER_DAY
 from parking.pricing.vat import load_vat_table
+from tests.factories.pricing import BASE_TARIFF, ICT, METERED_RULE, VAT_PATH, shipped_book
 
 BOOK = shipped_book()
 COMBOS = sorted(
