@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck bench clean-data help
+.PHONY: run test lint format typecheck imports check bench clean-data help
 
 help:
 	@echo "make run   - start the whole platform on embedded PostgreSQL + Redis (http://127.0.0.1:8000)"
 	@echo "make test  - run the full test suite against embedded PostgreSQL + Redis"
+	@echo "make check - ruff (lint + format), mypy and the import contracts, as CI runs them"
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is required (looked for '$(PY)')."; exit 1; }
@@ -23,9 +24,22 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# The house rules, checked (CI runs `make check` and then `make test`).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(STAMP)
 	$(BIN)/mypy parking gate_agent reconciliation simulators vnplate
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+check: lint typecheck imports
 
 bench: $(STAMP)
 	@echo "see docs/benchmarks.md for each benchmark's command"
