@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from parking.vocabulary import VehicleClass
+
 
 class RegisterIn(BaseModel):
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
@@ -37,7 +39,7 @@ class DriverOut(BaseModel):
 
 class VehicleIn(BaseModel):
     plate: str = Field(min_length=4, max_length=32)
-    vehicle_class: str = Field("car_small", pattern="^(bicycle|motorbike|car_small|car_large)$")
+    vehicle_class: VehicleClass = VehicleClass.CAR_SMALL
 
 
 class VehicleOut(BaseModel):

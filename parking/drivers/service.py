@@ -6,7 +6,6 @@ import calendar
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,8 +20,7 @@ from parking.payments import repository as repo
 from parking.payments import service as payments
 from parking.payments.provider import ProviderClient
 from parking.payments.settings import PaymentSettings, get_payment_settings
-
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from parking.vocabulary import VN_TZ
 
 
 def normalise_plate(text: str) -> str:

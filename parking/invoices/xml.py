@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from lxml import etree
 
 from parking.invoices.vat import VatSplit, split_inclusive
 from parking.invoices.words import vnd_in_words
+from parking.vocabulary import VN_TZ
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")  # GMT+7, no DST
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schemas" / "hdon-cash-register.xsd"
 
 PBAN = "2.1.0"  # format version we claim to follow [U: exact value in Decision 1271 not retrieved]

@@ -12,8 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parking.models.base import Base, now_col, uuid_pk
-
-VEHICLE_CLASSES = ("bicycle", "motorbike", "car_small", "car_large")
+from parking.vocabulary import VEHICLE_CLASSES
 
 
 class Operator(Base):

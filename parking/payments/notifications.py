@@ -20,11 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from parking.payments.vietqr import find_references
-
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from parking.vocabulary import VN_TZ
 
 
 class NotificationError(ValueError):

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Literal
 
-VEHICLE_CLASSES: tuple[str, ...] = ("bicycle", "motorbike", "car_small", "car_large")
-"""The only vehicle classes a tariff may price (car_small = ≤ 9 seats or < 2 t)."""
+from parking.vocabulary import VEHICLE_CLASSES
 
 CERTAINTIES: tuple[str, ...] = ("confirmed", "secondary", "uncertain")
 """How sure we are that a rule matches its legal source: checked text / news only / conflicting."""
