@@ -63,7 +63,7 @@ async def import_file(
 ) -> dict[str, Any]:
     if kind not in KINDS and kind not in KINDS.values():
         raise AppError("bad_kind", f"kind must be one of {sorted(KINDS)}", 422)
-    k: Kind = KINDS.get(kind, kind)  # type: ignore[assignment]
+    k: Kind = KINDS[kind] if kind in KINDS else ("settlement" if kind == "settlement" else "bank_statement")
     name = filename or path.name
     digest = formats.sha256_file(path)
     existing = (
@@ -180,10 +180,7 @@ async def _copy_merge(
     await conn.execute(
         f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {', '.join(cols)} FROM {table} WITH NO DATA"
     )
-    try:
-        await conn.copy_records_to_table(stage, records=_chunks(rows, (file_id, provider)), columns=list(cols))
-    except Malformed:
-        raise
+    await conn.copy_records_to_table(stage, records=_chunks(rows, (file_id, provider)), columns=list(cols))
     dup = await conn.fetchrow(
         f"SELECT natural_key, min(line_no) AS a, max(line_no) AS b FROM {stage} "
         "GROUP BY natural_key HAVING count(*) > 1 ORDER BY min(line_no) LIMIT 1"
