@@ -110,12 +110,14 @@ async def match_statement(db: AsyncSession, dp: DayParams) -> None:
                 SELECT l.id AS line_id, i.id AS intent_id, 0 AS tier, (l.amount_vnd <> i.amount_vnd) AS diff
                   FROM rc_lines l CROSS JOIN LATERAL unnest(l.tokens) AS t(tok)
                   JOIN rc_intents i ON i.reference = t.tok
-                 WHERE l.booked_at BETWEEN i.created_at - CAST(:before AS interval) AND i.created_at + CAST(:after AS interval)
+                 WHERE l.booked_at BETWEEN i.created_at - CAST(:before AS interval)
+                                       AND i.created_at + CAST(:after AS interval)
             ), pt AS (
                 SELECT l.id AS line_id, i.id AS intent_id, 1 AS tier, (l.amount_vnd <> i.amount_vnd) AS diff
                   FROM rc_lines l CROSS JOIN LATERAL unnest(l.partial_tokens) AS t(tok)
                   JOIN rc_intents i ON left(i.reference, {PARTIAL_LEN}) = t.tok
-                 WHERE l.booked_at BETWEEN i.created_at - CAST(:before AS interval) AND i.created_at + CAST(:after AS interval)
+                 WHERE l.booked_at BETWEEN i.created_at - CAST(:before AS interval)
+                                       AND i.created_at + CAST(:after AS interval)
                    AND NOT EXISTS (SELECT 1 FROM f WHERE f.line_id = l.id)
             )
             SELECT DISTINCT ON (line_id) line_id, intent_id, tier, diff
@@ -161,7 +163,8 @@ async def match_statement(db: AsyncSession, dp: DayParams) -> None:
              LEFT JOIN LATERAL (
                   SELECT i.id FROM rc_left i
                    WHERE i.amount_vnd = l.amount_vnd
-                     AND i.created_at BETWEEN l.booked_at - CAST(:fb AS interval) AND l.booked_at + CAST(:fb AS interval)
+                     AND i.created_at BETWEEN l.booked_at - CAST(:fb AS interval)
+                                         AND l.booked_at + CAST(:fb AS interval)
                    ORDER BY abs(extract(epoch FROM l.booked_at - i.created_at)), i.id LIMIT 1) h ON true
             WHERE NOT EXISTS (SELECT 1 FROM rc_cand c WHERE c.line_id = l.id)
               AND NOT EXISTS (SELECT 1 FROM rc_transfer t WHERE t.line_id = l.id)""",
@@ -280,7 +283,8 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                      'carried_from', x.carried_from, 'track', 'statement'),
                    {act.format(c="x.code")}
               FROM (
-                SELECT p.id, CASE WHEN p.confirmed_at >= CAST(:hi AS timestamptz) - CAST(:cutoff AS interval) THEN 'late_settlement'
+                SELECT p.id, CASE WHEN p.confirmed_at >= CAST(:hi AS timestamptz) - CAST(:cutoff AS interval)
+                                  THEN 'late_settlement'
                                   ELSE 'missing_at_provider' END AS code, NULL::date AS carried_from
                   FROM payments p
                  WHERE p.provider = ANY(:sp) AND p.status = ANY(:paid) AND p.intent_id IS NOT NULL AND {NOT_HEALED}
@@ -330,7 +334,8 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                    jsonb_build_object('batch', jsonb_build_object('batch_id', b.batch_id,
                        'settlement_date', b.settlement_date, 'transfer_at', b.transfer_at,
                        'transfer_total_vnd', b.transfer_total_vnd, 'raw', b.raw),
-                     'hours_after_day_end', round(extract(epoch FROM b.transfer_at - CAST(:hi AS timestamptz)) / 3600.0, 1)),
+                     'hours_after_day_end',
+                       round(extract(epoch FROM b.transfer_at - CAST(:hi AS timestamptz)) / 3600.0, 1)),
                    {act.format(c="'transfer_late'")}
               FROM recon_settlement_batches b
              WHERE b.settlement_date = :d AND b.transfer_at > CAST(:hi AS timestamptz) + CAST(:tlimit AS interval)""",

@@ -79,9 +79,7 @@ async def run_day(
     summary = await summarise(db, dp)
     if previous is None:
         db.add(
-            ReconRun(
-                id=uuid.uuid4(), business_date=day, trigger=trigger, runs=1, summary=summary, started_at=started
-            )
+            ReconRun(id=uuid.uuid4(), business_date=day, trigger=trigger, runs=1, summary=summary, started_at=started)
         )
     else:
         previous.trigger, previous.runs, previous.summary = trigger, previous.runs + 1, summary

@@ -25,6 +25,10 @@ def _ident() -> sa.Column:
 
 
 def upgrade() -> None:
+    # The nightly run selects a day's payments and intents and joins them (parking/models/payments.py).
+    op.create_index("ix_payments_confirmed_at", "payments", ["confirmed_at"])
+    op.create_index("ix_payments_intent_id", "payments", ["intent_id"])
+    op.create_index("ix_payment_intents_created_at", "payment_intents", ["created_at"])
     op.create_table(
         "recon_files",
         sa.Column("id", UUID, primary_key=True),
@@ -181,3 +185,6 @@ def downgrade() -> None:
         "recon_files",
     ):
         op.drop_table(t)
+    op.drop_index("ix_payment_intents_created_at", "payment_intents")
+    op.drop_index("ix_payments_intent_id", "payments")
+    op.drop_index("ix_payments_confirmed_at", "payments")

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,6 +35,12 @@ class Payment(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = now_col()
 
+    # The nightly reconciliation selects a day's payments and joins them to their intents (migration 0020).
+    __table_args__ = (
+        Index("ix_payments_confirmed_at", "confirmed_at"),
+        Index("ix_payments_intent_id", "intent_id"),
+    )
+
 
 class PaymentIntent(Base):
     __tablename__ = "payment_intents"
@@ -50,6 +56,8 @@ class PaymentIntent(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     paid_payment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id"))
     created_at: Mapped[datetime] = now_col()
+
+    __table_args__ = (Index("ix_payment_intents_created_at", "created_at"),)  # reconciliation (migration 0020)
 
 
 class Refund(Base):

@@ -134,7 +134,8 @@ async def test_all_faults_together_rerun_identical_heal_and_invoices_verify_clea
         audits = (
             await db.execute(
                 text(
-                    "SELECT count(*) FROM audit_log WHERE actor = 'system:reconciliation' AND data->>'business_date' = :d"
+                    "SELECT count(*) FROM audit_log WHERE actor = 'system:reconciliation' "
+                    "AND data->>'business_date' = :d"
                 ),
                 {"d": d.day.isoformat()},
             )
