@@ -11,6 +11,17 @@ from parking.models.ledger import LedgerEntry, LedgerPosting
 from parking.models.operators import VEHICLE_CLASSES, Lane, Lot, LotCapacity, Operator
 from parking.models.outbox import OutboxMessage
 from parking.models.payments import Debt, MonthlyPass, Payment, PaymentIntent, PaymentNotification, Refund
+from parking.models.reconciliation import (
+    Discrepancy,
+    HealingStep,
+    ReconFile,
+    ReconMatch,
+    ReconRun,
+    RefundProposal,
+    SettlementBatch,
+    SettlementLine,
+    StatementLine,
+)
 from parking.models.sessions import GateEvent, GateEventImage, ParkingSession, Vehicle
 
 __all__ = [
@@ -18,11 +29,13 @@ __all__ = [
     "AuditLog",
     "Base",
     "Debt",
+    "Discrepancy",
     "Driver",
     "DriverToken",
     "DriverVehicle",
     "GateEvent",
     "GateEventImage",
+    "HealingStep",
     "Invoice",
     "InvoiceBuyerProfile",
     "InvoiceEvent",
@@ -40,6 +53,13 @@ __all__ = [
     "PaymentIntent",
     "PaymentMethod",
     "PaymentNotification",
+    "ReconFile",
+    "ReconMatch",
+    "ReconRun",
     "Refund",
+    "RefundProposal",
+    "SettlementBatch",
+    "SettlementLine",
+    "StatementLine",
     "Vehicle",
 ]

@@ -15,7 +15,12 @@ from parking.models.base import Base, now_col, uuid_pk
 
 class Payment(Base):
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("provider", "provider_txn_id", name="uq_payments_provider_txn"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_txn_id", name="uq_payments_provider_txn"),
+        # The nightly reconciliation selects a day's payments and joins them to their intents (migration 0020).
+        Index("ix_payments_confirmed_at", "confirmed_at"),
+        Index("ix_payments_intent_id", "intent_id"),
+    )
     id: Mapped[uuid.UUID] = uuid_pk()
     session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("parking_sessions.id"), index=True)
     driver_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("drivers.id"), index=True)
@@ -47,6 +52,7 @@ class PaymentIntent(Base):
             unique=True,
             postgresql_where=text("status = 'open' AND purpose = 'session'"),
         ),
+        Index("ix_payment_intents_created_at", "created_at"),  # reconciliation (migration 0020)
     )
     id: Mapped[uuid.UUID] = uuid_pk()
     session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("parking_sessions.id"), index=True)

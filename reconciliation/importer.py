@@ -1,0 +1,200 @@
+"""Import a bank statement or a settlement report: streamed, bulk-COPYed into a staging table, then merged
+on natural keys. Runs in the caller's transaction (never commits): a malformed file raises and the caller's
+rollback leaves nothing of it behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parking.kit.errors import AppError
+from parking.models import ReconFile
+from reconciliation import formats
+from reconciliation.formats import Malformed, Transfer
+
+Kind = Literal["bank_statement", "settlement"]
+KINDS: dict[str, Kind] = {"bank-statement": "bank_statement", "settlement": "settlement"}
+CHUNK = 5000
+
+
+class ImportRefused(AppError):
+    def __init__(self, line: int, reason: str, filename: str) -> None:
+        where = f"line {line}" if line else "file"
+        super().__init__(
+            "import_refused",
+            f"{filename}: {where}: {reason}. Nothing was imported.",
+            422,
+            {"line": line, "reason": reason, "file": filename},
+        )
+
+
+async def _asyncpg(db: AsyncSession) -> Any:
+    conn = await db.connection()
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+async def _chunks(rows: Iterator[tuple[Any, ...]], head: tuple[Any, ...]) -> AsyncIterator[tuple[Any, ...]]:
+    """Hand rows to COPY, yielding to the event loop now and then (an API import must not freeze the server)."""
+    n = 0
+    for r in rows:
+        yield head + r
+        n += 1
+        if n % CHUNK == 0:
+            await asyncio.sleep(0)
+
+
+async def import_file(
+    db: AsyncSession,
+    *,
+    provider: str,
+    kind: str,
+    path: Path,
+    config_dir: Path,
+    preset: str | None = None,
+    filename: str | None = None,
+) -> dict[str, Any]:
+    if kind not in KINDS and kind not in KINDS.values():
+        raise AppError("bad_kind", f"kind must be one of {sorted(KINDS)}", 422)
+    k: Kind = KINDS[kind] if kind in KINDS else ("settlement" if kind == "settlement" else "bank_statement")
+    name = filename or path.name
+    digest = formats.sha256_file(path)
+    existing = (
+        await db.execute(
+            select(ReconFile).where(ReconFile.provider == provider, ReconFile.kind == k, ReconFile.sha256 == digest)
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return {
+            "file_id": str(existing.id),
+            "provider": provider,
+            "kind": k,
+            "already_imported": True,
+            "lines": existing.lines,
+            "new_lines": 0,
+        }
+    file_id = uuid.uuid4()
+    preset_name = None
+    if k == "bank_statement":
+        preset_name = preset or (provider if provider in formats.presets(config_dir) else "generic")
+        try:
+            p = formats.load_preset(config_dir, preset_name)
+        except FileNotFoundError as exc:
+            raise AppError("unknown_preset", str(exc), 422) from exc
+    db.add(
+        ReconFile(
+            id=file_id,
+            provider=provider,
+            kind=k,
+            preset=preset_name,
+            filename=name,
+            sha256=digest,
+            lines=0,
+            new_lines=0,
+        )
+    )
+    await db.flush()
+    conn = await _asyncpg(db)
+    try:
+        if k == "bank_statement":
+            lines, new, changed = await _copy_merge(
+                conn,
+                "recon_statement_lines",
+                formats.STATEMENT_COLUMNS,
+                formats.statement_records(path, p),
+                file_id,
+                provider,
+            )
+            batches = 0
+        else:
+            transfers: list[Transfer] = []
+
+            def split() -> Iterator[tuple[Any, ...]]:
+                for rec in formats.settlement_records(path):
+                    if isinstance(rec, Transfer):
+                        transfers.append(rec)
+                    else:
+                        yield rec
+
+            lines, new, changed = await _copy_merge(
+                conn, "recon_settlement_lines", formats.SETTLEMENT_COLUMNS, split(), file_id, provider
+            )
+            batches = 0
+            for t in transfers:
+                res = await db.execute(
+                    text(
+                        "INSERT INTO recon_settlement_batches (file_id, provider, batch_id, settlement_date, "
+                        "transfer_total_vnd, transfer_at, raw) VALUES (:f, :p, :b, :d, :t, :at, :raw) "
+                        "ON CONFLICT (provider, batch_id) DO NOTHING"
+                    ),
+                    {
+                        "f": file_id,
+                        "p": provider,
+                        "b": t.batch_id,
+                        "d": t.settlement_date,
+                        "t": t.transfer_total_vnd,
+                        "at": t.transfer_at,
+                        "raw": t.raw,
+                    },
+                )
+                batches += res.rowcount  # type: ignore[attr-defined]
+            lines += len(transfers)
+            new += batches
+    except Malformed as exc:
+        raise ImportRefused(exc.line, exc.reason, name) from exc
+    await db.execute(
+        text("UPDATE recon_files SET lines = :n, new_lines = :m WHERE id = :id"), {"n": lines, "m": new, "id": file_id}
+    )
+    return {
+        "file_id": str(file_id),
+        "provider": provider,
+        "kind": k,
+        "preset": preset_name,
+        "already_imported": False,
+        "lines": lines,
+        "new_lines": new,
+        "changed_lines": changed,
+    }
+
+
+async def _copy_merge(
+    conn: Any,
+    table: str,
+    columns: tuple[str, ...],
+    rows: Iterator[tuple[Any, ...]],
+    file_id: uuid.UUID,
+    provider: str,
+) -> tuple[int, int, int]:
+    """COPY the rows into a staging table, refuse repeated keys, merge new keys; (lines, new, changed)."""
+    stage = f"stage_{table}"
+    cols = ("file_id", "provider", *columns)
+    await conn.execute(f"DROP TABLE IF EXISTS {stage}")
+    # Plain columns, no constraints: the merge below is where keys are enforced.
+    await conn.execute(
+        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {', '.join(cols)} FROM {table} WITH NO DATA"
+    )
+    await conn.copy_records_to_table(stage, records=_chunks(rows, (file_id, provider)), columns=list(cols))
+    dup = await conn.fetchrow(
+        f"SELECT natural_key, min(line_no) AS a, max(line_no) AS b FROM {stage} "
+        "GROUP BY natural_key HAVING count(*) > 1 ORDER BY min(line_no) LIMIT 1"
+    )
+    if dup is not None:
+        raise Malformed(dup["b"], f"the same transaction ({dup['natural_key']}) is already on line {dup['a']}")
+    lines = await conn.fetchval(f"SELECT count(*) FROM {stage}")
+    changed = await conn.fetchval(
+        f"SELECT count(*) FROM {stage} s JOIN {table} t ON t.provider = s.provider AND t.natural_key = s.natural_key "
+        "WHERE t.raw_hash <> s.raw_hash"
+    )
+    status = await conn.execute(
+        f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {stage} "
+        "ORDER BY line_no ON CONFLICT (provider, natural_key) DO NOTHING"
+    )
+    await conn.execute(f"DROP TABLE {stage}")
+    return int(lines), int(status.split()[-1]), int(changed)
