@@ -10,17 +10,14 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Request
-from sqlalchemy import select, update
 from sse_starlette.sse import EventSourceResponse
 
 from parking.gate import service
 from parking.gate.schemas import GateDecision, GateEventIn, HeartbeatIn, HeartbeatOut, SessionStatus
-from parking.invoices.service import receipt_url_for_session
 from parking.kit.deps import DB, State
-from parking.kit.errors import AppError
 from parking.kit.metrics import GATE_EVENTS
+from parking.lanes import repository as lanes_repo
 from parking.lanes.auth import LaneInfo, authenticate
-from parking.models import GateEvent, Lane, ParkingSession
 from parking.occupancy.service import apply_deltas, lot_snapshot
 from parking.payments import exit_hook
 
@@ -61,7 +58,7 @@ async def heartbeat(hb: HeartbeatIn, db: DB, state: State, authorization: Auth =
     lane = await _lane(db, state, authorization)
     now = datetime.now(UTC)
     body = hb.model_dump(mode="json")
-    await db.execute(update(Lane).where(Lane.id == lane.id).values(last_seen_at=now, last_heartbeat=body))
+    await lanes_repo.record_heartbeat(db, lane.id, now, body)
     await db.commit()
     await state.redis.set(
         f"lane:{lane.id}:hb",
@@ -89,33 +86,13 @@ async def offline_cache(db: DB, state: State, authorization: Auth = None) -> dic
 @router.get("/sessions/{session_id}", response_model=SessionStatus)
 async def session_status(session_id: uuid.UUID, db: DB, state: State, authorization: Auth = None) -> SessionStatus:
     lane = await _lane(db, state, authorization)
-    row = (await db.execute(select(ParkingSession).where(ParkingSession.id == session_id))).scalar_one_or_none()
-    if row is None or row.lot_id != lane.lot_id:
-        raise AppError("session_not_found", f"No session {session_id} in lot {lane.lot_code}.", 404)
-    action = None
-    if row.status == "closed":
-        if "over_deferred_limit" in (row.flags or []) and row.payment_status == "charging":
-            action = "attendant"  # the driver already owes too much to be let out on a background charge
-        else:
-            action = "open" if row.payment_status in {"paid", "free", "charging", "deferred"} else "pay"
-    receipt = await receipt_url_for_session(db, row.id, state.settings.public_base_url)
-    return SessionStatus(
-        session_id=row.id,
-        status=row.status,
-        payment_status=row.payment_status,
-        action=action,
-        fee_vnd=row.fee_vnd,
-        receipt_url=receipt,
-    )
+    return await service.session_status(db, session_id, lane, state.settings.public_base_url)
 
 
 @router.get("/events/{event_id}", response_model=GateDecision, summary="The answer given to an event")
 async def get_event(event_id: uuid.UUID, db: DB, state: State, authorization: Auth = None) -> GateDecision:
     lane = await _lane(db, state, authorization)
-    row = (await db.execute(select(GateEvent).where(GateEvent.id == event_id))).scalar_one_or_none()
-    if row is None or row.lane_id != lane.id or row.decision is None:
-        raise AppError("event_not_found", f"Lane {lane.code} has no event {event_id}.", 404)
-    return GateDecision.model_validate(row.decision)
+    return await service.stored_decision(db, event_id, lane)
 
 
 @router.get("/commands", summary="Server-sent events: commands for this lane (open after payment, operator)")

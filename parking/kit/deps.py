@@ -10,7 +10,6 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from parking.lanes.auth import LaneCache
 from parking.settings import Settings
 
 
@@ -20,7 +19,7 @@ class AppState:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis
-    lanes: LaneCache
+    lanes: Any  # parking.lanes.auth.LaneCache (kit imports no domain)
     tariffs: Any  # parking.pricing.TariffBook
     extras: dict[str, Any] = field(default_factory=dict)
 
