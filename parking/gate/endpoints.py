@@ -1,4 +1,4 @@
-"""Gate API for lane agents (``/v1/gate``). Thin: authenticate, call the service, commit, apply effects."""
+"""Gate API for lane agents (``/v1/gate``). Thin: authenticate, call the service, register after-commit effects."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Request
+from redis.asyncio import Redis
 from sse_starlette.sse import EventSourceResponse
 
 from parking.gate import service
 from parking.gate.schemas import GateDecision, GateEventIn, HeartbeatIn, HeartbeatOut, SessionStatus
+from parking.kit import uow
 from parking.kit.deps import DB, State
 from parking.kit.metrics import GATE_EVENTS
+from parking.kit.uow import after_commit
 from parking.lanes import repository as lanes_repo
 from parking.lanes.auth import LaneInfo, authenticate
 from parking.occupancy.service import apply_deltas, lot_snapshot
@@ -43,14 +46,35 @@ async def _lane(db: DB, state: State, authorization: str | None) -> LaneInfo:
 @router.post("/events", response_model=GateDecision, summary="Post an entry or exit event (idempotent on event_id)")
 async def post_event(ev: GateEventIn, db: DB, state: State, authorization: Auth = None) -> GateDecision:
     lane = await _lane(db, state, authorization)
-    outcome = await service.handle_event(db, ev, lane, _rules(state), state.tariffs, datetime.now(UTC))
-    await db.commit()
+    rules = _rules(state)
+    outcome = await service.handle_event(db, ev, lane, rules, state.tariffs, datetime.now(UTC))
     if not outcome.replayed:
-        await apply_deltas(state.redis, outcome.effects.occupancy)
-        for channel, message in outcome.effects.publish:
-            await state.redis.publish(channel, orjson.dumps(message).decode())
-    GATE_EVENTS.labels(ev.kind, outcome.decision.action, str(outcome.replayed).lower()).inc()
+        redis, effects = state.redis, outcome.effects
+        after_commit(db, "occupancy.mirror", lambda: apply_deltas(redis, effects.occupancy))
+        if (pending := outcome.pending_charge) is not None:
+            # Two short transactions around the provider call: the first (session closed, space freed, payment
+            # and its outbox completion recorded) commits here, so no row lock is held while the provider
+            # answers; the second records the outcome and is committed by the request's unit of work.
+            await uow.commit(db)
+            result = await exit_hook.charge(pending)
+            outcome = await service.finish_exit(db, outcome, result, rules)
+        after_commit(db, "gate.live_stream", lambda: _publish(redis, effects.publish))
+    labels = (ev.kind, outcome.decision.action, str(outcome.replayed).lower())
+
+    async def count() -> None:
+        GATE_EVENTS.labels(*labels).inc()
+
+    after_commit(db, "gate.metrics", count)
     return outcome.decision
+
+
+async def _publish(redis: Redis, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    if not messages:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for channel, message in messages:
+            pipe.publish(channel, orjson.dumps(message).decode())
+        await pipe.execute()
 
 
 @router.post("/heartbeat", response_model=HeartbeatOut)
@@ -59,12 +83,9 @@ async def heartbeat(hb: HeartbeatIn, db: DB, state: State, authorization: Auth =
     now = datetime.now(UTC)
     body = hb.model_dump(mode="json")
     await lanes_repo.record_heartbeat(db, lane.id, now, body)
-    await db.commit()
-    await state.redis.set(
-        f"lane:{lane.id}:hb",
-        orjson.dumps({**body, "at": now.isoformat()}).decode(),
-        ex=state.settings.lane_offline_after_s,
-    )
+    redis, ttl = state.redis, state.settings.lane_offline_after_s
+    hb_copy = orjson.dumps({**body, "at": now.isoformat()}).decode()
+    after_commit(db, "lane.heartbeat", lambda: redis.set(f"lane:{lane.id}:hb", hb_copy, ex=ttl))
     return HeartbeatOut(
         server_time=now, lane={"id": str(lane.id), "code": lane.code, "lot": lane.lot_code, "direction": lane.direction}
     )

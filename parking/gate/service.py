@@ -49,6 +49,20 @@ class Effects:
 
     occupancy: list[tuple[uuid.UUID, str, int]] = field(default_factory=list)
     publish: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # A linked-account charge to make once this transaction has committed (see `finish_exit`).
+    charge: PendingExit | None = None
+
+
+@dataclass(frozen=True)
+class PendingExit:
+    """What the exit's second transaction needs once the provider has answered."""
+
+    charge: exit_hook.PendingCharge
+    event_id: uuid.UUID
+    session_id: uuid.UUID
+    fee_vnd: int
+    gate_flags: list[str]
+    session_flags: list[str]
 
 
 @dataclass
@@ -56,6 +70,10 @@ class Outcome:
     decision: GateDecision
     effects: Effects
     replayed: bool
+
+    @property
+    def pending_charge(self) -> exit_hook.PendingCharge | None:
+        return self.effects.charge.charge if self.effects.charge else None
 
 
 def request_hash(ev: GateEventIn) -> str:
@@ -443,22 +461,60 @@ async def _exit(
             exited_at=ev.captured_at,
             offline=offline,
         ),
+        charge_inline=False,  # never call the provider inside this transaction (see `finish_exit`)
     )
+    session_flags = list(dict.fromkeys([*sess.flags, *flags]))
+    if pay.charge is not None:
+        effects.charge = PendingExit(pay.charge, ev.event_id, sess.id, fee.total_vnd, flags, session_flags)
+    return await _exit_answer(db, ev.event_id, sess.id, fee.total_vnd, flags, session_flags, pay, offline, rules)
+
+
+async def _exit_answer(
+    db: AsyncSession,
+    event_id: uuid.UUID,
+    session_id: uuid.UUID,
+    fee_vnd: int,
+    flags: list[str],
+    session_flags: list[str],
+    pay: exit_hook.ExitPayment,
+    offline: bool,
+    rules: GateRules,
+) -> GateDecision:
     await sessions.record_payment_status(
-        db, sess.id, payment_status=pay.payment_status, flags=list(dict.fromkeys([*sess.flags, *flags, *pay.flags]))
+        db, session_id, payment_status=pay.payment_status, flags=list(dict.fromkeys([*session_flags, *pay.flags]))
     )
     action = "open" if offline else pay.action
     payment = PaymentInfo(**pay.payment) if pay.payment else None
     receipt = None
     if pay.payment_status == "paid":  # charged at once: the e-invoice code was assigned in this transaction
-        receipt = await receipt_url_for_session(db, sess.id, rules.public_base_url)
+        receipt = await receipt_url_for_session(db, session_id, rules.public_base_url)
     return GateDecision(
-        event_id=ev.event_id,
-        session_id=sess.id,
+        event_id=event_id,
+        session_id=session_id,
         action=action,
-        display=Display(title=pay.display_title, lines=[_fmt_vnd(fee.total_vnd), *pay.display_lines]),
-        fee_vnd=fee.total_vnd,
+        display=Display(title=pay.display_title, lines=[_fmt_vnd(fee_vnd), *pay.display_lines]),
+        fee_vnd=fee_vnd,
         payment=payment,
         receipt_url=receipt,
         flags=[*flags, *pay.flags],
     )
+
+
+async def finish_exit(db: AsyncSession, outcome: Outcome, result: Any, rules: GateRules) -> Outcome:
+    """The exit's second short transaction: record the provider's answer, and the lane's final decision.
+
+    The first transaction (event, closed session, freed space, payment + its outbox completion, a provisional
+    decision) is committed before the provider is called, so no lock is held across the call; a crash in
+    between leaves the provisional decision (as if the answer were lost) and the outbox finishes the charge.
+    """
+    pe = outcome.effects.charge
+    assert pe is not None
+    pay = await exit_hook.record_charge(db, pe.charge, result)
+    decision = await _exit_answer(
+        db, pe.event_id, pe.session_id, pe.fee_vnd, pe.gate_flags, pe.session_flags, pay, False, rules
+    )
+    await repo.set_decision(db, pe.event_id, decision.model_dump(mode="json"), decision.session_id)
+    for _, message in outcome.effects.publish:
+        if message.get("event_id") == str(pe.event_id):
+            message.update(action=decision.action, flags=decision.flags)
+    return Outcome(decision, outcome.effects, False)

@@ -82,9 +82,11 @@ async def repair(db: AsyncSession, redis: Redis | None) -> int:
     counts = await repo.open_session_counts(db)
     fixes = 0
     per_lot: dict[uuid.UUID, int] = {}
+    truths: list[tuple[uuid.UUID, str, int]] = []
     for cap in caps:
         truth = counts.get((cap.lot_id, cap.vehicle_class), 0)
         per_lot[cap.lot_id] = per_lot.get(cap.lot_id, 0) + truth
+        truths.append((cap.lot_id, cap.vehicle_class, truth))
         if cap.occupied != truth:
             fixes += 1
             log.warning(
@@ -95,25 +97,28 @@ async def repair(db: AsyncSession, redis: Redis | None) -> int:
                 truth=truth,
             )
             await repo.set_occupied(db, cap.lot_id, cap.vehicle_class, truth)
-        if redis is not None:
-            live = await redis.hget(_key(cap.lot_id), cap.vehicle_class)
-            if live is None or int(live) != truth:
-                if live is not None:
-                    fixes += 1
-                    log.warning(
-                        "occupancy.redis_drift",
-                        lot_id=str(cap.lot_id),
-                        vclass=cap.vehicle_class,
-                        redis=live,
-                        truth=truth,
-                    )
-                await redis.hset(_key(cap.lot_id), cap.vehicle_class, truth)
     for lid, n in per_lot.items():
         OPEN_SESSIONS.labels(str(lid)).set(n)
+    if redis is not None:
+        try:
+            fixes += await _repair_mirror(redis, truths)
+        except RedisError as exc:  # PostgreSQL's counters are repaired; the mirror waits for the next run
+            log.warning("occupancy.redis_unavailable", error=str(exc))
     if fixes:
         OCCUPANCY_REPAIRS.inc(fixes)
-    if redis is not None:
-        LANES_ONLINE.set(sum([1 async for _ in redis.scan_iter(match="lane:*:hb", count=500)]))
+    return fixes
+
+
+async def _repair_mirror(redis: Redis, truths: list[tuple[uuid.UUID, str, int]]) -> int:
+    fixes = 0
+    for lot_id, vclass, truth in truths:
+        live = await redis.hget(_key(lot_id), vclass)
+        if live is None or int(live) != truth:
+            if live is not None:
+                fixes += 1
+                log.warning("occupancy.redis_drift", lot_id=str(lot_id), vclass=vclass, redis=live, truth=truth)
+            await redis.hset(_key(lot_id), vclass, truth)
+    LANES_ONLINE.set(sum([1 async for _ in redis.scan_iter(match="lane:*:hb", count=500)]))
     return fixes
 
 
