@@ -223,13 +223,14 @@ def main() -> None:
             return res
 
         res = asyncio.run(run())
+        nginx_version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip()
         n = len(res["lat"])
         print(
             json.dumps(
                 {
                     "benchmark": "horizontal",
                     "instances": args.instances,
-                    "proxy": subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip().removeprefix("nginx version: "),
+                    "proxy": nginx_version,
                     "lots": len(lots),
                     "concurrent_lanes": len(lots) * args.lanes_per_lot,
                     "killed_one_instance": bool(args.kill_one),

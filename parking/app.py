@@ -26,7 +26,9 @@ from parking.kit.logging import configure_logging
 from parking.kit.metrics import MetricsMiddleware, metrics_response
 from parking.kit.redis import make_redis
 from parking.lanes.auth import LaneCache
+from parking.lanes.endpoints import router as lanes_router
 from parking.lots.endpoints import router as lots_router
+from parking.occupancy.endpoints import router as occupancy_router
 from parking.occupancy.service import repair
 from parking.payments.demo import expire_unpaid_qrs
 from parking.payments.endpoints import router as payments_router
@@ -111,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         gate_router,
         lots_router,
+        occupancy_router,
+        lanes_router,
         quotes_router,
         payments_router,
         drivers_router,

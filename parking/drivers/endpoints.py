@@ -60,14 +60,12 @@ def _debt_out(d: Debt) -> S.DebtOut:
 @router.post("/register", response_model=S.DriverOut, status_code=201)
 async def register(body: S.RegisterIn, db: DB) -> S.DriverOut:
     d = await service.register(db, email=body.email, password=body.password, full_name=body.full_name, phone=body.phone)
-    await db.commit()
     return _driver_out(d)
 
 
 @router.post("/login", response_model=S.TokenOut)
 async def login(body: S.LoginIn, db: DB) -> S.TokenOut:
     token, expires = await service.login(db, email=body.email, password=body.password)
-    await db.commit()
     return S.TokenOut(access_token=token, expires_at=expires)
 
 
@@ -79,7 +77,6 @@ async def me(driver: CurrentDriver) -> S.DriverOut:
 @router.post("/me/vehicles", response_model=S.VehicleOut, status_code=201)
 async def add_vehicle(body: S.VehicleIn, db: DB, driver: CurrentDriver) -> S.VehicleOut:
     v = await service.add_vehicle(db, driver, plate=body.plate, vehicle_class=body.vehicle_class)
-    await db.commit()
     return S.VehicleOut(id=v.id, plate=v.plate, vehicle_class=v.vehicle_class)
 
 
@@ -92,7 +89,6 @@ async def vehicles(db: DB, driver: CurrentDriver) -> list[S.VehicleOut]:
 @router.delete("/me/vehicles/{vehicle_id}", status_code=204)
 async def remove_vehicle(vehicle_id: uuid.UUID, db: DB, driver: CurrentDriver) -> None:
     await service.remove_vehicle(db, driver, vehicle_id)
-    await db.commit()
 
 
 @router.post(
@@ -103,7 +99,6 @@ async def remove_vehicle(vehicle_id: uuid.UUID, db: DB, driver: CurrentDriver) -
 )
 async def link_method(body: S.MethodIn, db: DB, driver: CurrentDriver) -> S.MethodOut:
     m = await service.link_method(db, driver, provider_token=body.provider_token, kind=body.kind, label=body.label)
-    await db.commit()
     return _method_out(m)
 
 
@@ -120,7 +115,6 @@ async def methods(db: DB, driver: CurrentDriver) -> list[S.MethodOut]:
 @router.delete("/me/payment-methods/{method_id}", status_code=204)
 async def unlink_method(method_id: uuid.UUID, db: DB, driver: CurrentDriver) -> None:
     await service.unlink_method(db, driver, method_id)
-    await db.commit()
 
 
 @router.post("/me/passes", response_model=S.PassOut, status_code=201, summary="Buy a monthly pass")
@@ -140,7 +134,6 @@ async def buy_pass(
         tariffs=state.tariffs,
         idempotency_key=idempotency_key,
     )
-    await db.commit()
     return _pass_out(p)
 
 
@@ -183,11 +176,9 @@ async def pay_debt(debt_id: uuid.UUID, body: S.PayDebtIn, db: DB, driver: Curren
         return S.PayDebtOut(debt_id=debt.id, status=debt.status, payment_id=debt.settled_payment_id)
     if body.method == "linked":
         p = await payments.pay_debt_linked(db, debt, driver_id=driver.id)
-        await db.commit()
         status = {"confirmed": "paid", "pending": "charging", "failed": "declined"}.get(p.status, p.status)
         return S.PayDebtOut(debt_id=debt.id, status=status, payment_id=p.id)
     intent = await payments.create_intent(
         db, amount_vnd=debt.amount_vnd, purpose="debt", session_id=None, lane_id=None, debt_id=debt.id
     )
-    await db.commit()
     return S.PayDebtOut(debt_id=debt.id, status="awaiting_qr", payment=payments.intent_view(intent))

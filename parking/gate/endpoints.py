@@ -1,4 +1,4 @@
-"""Gate API for lane agents (``/v1/gate``). Thin: authenticate, call the service, commit, apply effects."""
+"""Gate API for lane agents (``/v1/gate``). Thin: authenticate, call the service, register after-commit effects."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Request
-from sqlalchemy import select, update
+from redis.asyncio import Redis
 from sse_starlette.sse import EventSourceResponse
 
 from parking.gate import service
 from parking.gate.schemas import GateDecision, GateEventIn, HeartbeatIn, HeartbeatOut, SessionStatus
-from parking.invoices.service import receipt_url_for_session
+from parking.kit import uow
 from parking.kit.deps import DB, State
-from parking.kit.errors import AppError
 from parking.kit.metrics import GATE_EVENTS
+from parking.kit.uow import after_commit
+from parking.lanes import repository as lanes_repo
 from parking.lanes.auth import LaneInfo, authenticate
-from parking.models import GateEvent, Lane, ParkingSession
 from parking.occupancy.service import apply_deltas, lot_snapshot
 from parking.payments import exit_hook
 
@@ -46,14 +46,35 @@ async def _lane(db: DB, state: State, authorization: str | None) -> LaneInfo:
 @router.post("/events", response_model=GateDecision, summary="Post an entry or exit event (idempotent on event_id)")
 async def post_event(ev: GateEventIn, db: DB, state: State, authorization: Auth = None) -> GateDecision:
     lane = await _lane(db, state, authorization)
-    outcome = await service.handle_event(db, ev, lane, _rules(state), state.tariffs, datetime.now(UTC))
-    await db.commit()
+    rules = _rules(state)
+    outcome = await service.handle_event(db, ev, lane, rules, state.tariffs, datetime.now(UTC))
     if not outcome.replayed:
-        await apply_deltas(state.redis, outcome.effects.occupancy)
-        for channel, message in outcome.effects.publish:
-            await state.redis.publish(channel, orjson.dumps(message).decode())
-    GATE_EVENTS.labels(ev.kind, outcome.decision.action, str(outcome.replayed).lower()).inc()
+        redis, effects = state.redis, outcome.effects
+        after_commit(db, "occupancy.mirror", lambda: apply_deltas(redis, effects.occupancy))
+        if (pending := outcome.pending_charge) is not None:
+            # Two short transactions around the provider call: the first (session closed, space freed, payment
+            # and its outbox completion recorded) commits here, so no row lock is held while the provider
+            # answers; the second records the outcome and is committed by the request's unit of work.
+            await uow.commit(db)
+            result = await exit_hook.charge(pending)
+            outcome = await service.finish_exit(db, outcome, result, rules)
+        after_commit(db, "gate.live_stream", lambda: _publish(redis, effects.publish))
+    labels = (ev.kind, outcome.decision.action, str(outcome.replayed).lower())
+
+    async def count() -> None:
+        GATE_EVENTS.labels(*labels).inc()
+
+    after_commit(db, "gate.metrics", count)
     return outcome.decision
+
+
+async def _publish(redis: Redis, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    if not messages:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for channel, message in messages:
+            pipe.publish(channel, orjson.dumps(message).decode())
+        await pipe.execute()
 
 
 @router.post("/heartbeat", response_model=HeartbeatOut)
@@ -61,13 +82,10 @@ async def heartbeat(hb: HeartbeatIn, db: DB, state: State, authorization: Auth =
     lane = await _lane(db, state, authorization)
     now = datetime.now(UTC)
     body = hb.model_dump(mode="json")
-    await db.execute(update(Lane).where(Lane.id == lane.id).values(last_seen_at=now, last_heartbeat=body))
-    await db.commit()
-    await state.redis.set(
-        f"lane:{lane.id}:hb",
-        orjson.dumps({**body, "at": now.isoformat()}).decode(),
-        ex=state.settings.lane_offline_after_s,
-    )
+    await lanes_repo.record_heartbeat(db, lane.id, now, body)
+    redis, ttl = state.redis, state.settings.lane_offline_after_s
+    hb_copy = orjson.dumps({**body, "at": now.isoformat()}).decode()
+    after_commit(db, "lane.heartbeat", lambda: redis.set(f"lane:{lane.id}:hb", hb_copy, ex=ttl))
     return HeartbeatOut(
         server_time=now, lane={"id": str(lane.id), "code": lane.code, "lot": lane.lot_code, "direction": lane.direction}
     )
@@ -89,33 +107,13 @@ async def offline_cache(db: DB, state: State, authorization: Auth = None) -> dic
 @router.get("/sessions/{session_id}", response_model=SessionStatus)
 async def session_status(session_id: uuid.UUID, db: DB, state: State, authorization: Auth = None) -> SessionStatus:
     lane = await _lane(db, state, authorization)
-    row = (await db.execute(select(ParkingSession).where(ParkingSession.id == session_id))).scalar_one_or_none()
-    if row is None or row.lot_id != lane.lot_id:
-        raise AppError("session_not_found", f"No session {session_id} in lot {lane.lot_code}.", 404)
-    action = None
-    if row.status == "closed":
-        if "over_deferred_limit" in (row.flags or []) and row.payment_status == "charging":
-            action = "attendant"  # the driver already owes too much to be let out on a background charge
-        else:
-            action = "open" if row.payment_status in {"paid", "free", "charging", "deferred"} else "pay"
-    receipt = await receipt_url_for_session(db, row.id, state.settings.public_base_url)
-    return SessionStatus(
-        session_id=row.id,
-        status=row.status,
-        payment_status=row.payment_status,
-        action=action,
-        fee_vnd=row.fee_vnd,
-        receipt_url=receipt,
-    )
+    return await service.session_status(db, session_id, lane, state.settings.public_base_url)
 
 
 @router.get("/events/{event_id}", response_model=GateDecision, summary="The answer given to an event")
 async def get_event(event_id: uuid.UUID, db: DB, state: State, authorization: Auth = None) -> GateDecision:
     lane = await _lane(db, state, authorization)
-    row = (await db.execute(select(GateEvent).where(GateEvent.id == event_id))).scalar_one_or_none()
-    if row is None or row.lane_id != lane.id or row.decision is None:
-        raise AppError("event_not_found", f"Lane {lane.code} has no event {event_id}.", 404)
-    return GateDecision.model_validate(row.decision)
+    return await service.stored_decision(db, event_id, lane)
 
 
 @router.get("/commands", summary="Server-sent events: commands for this lane (open after payment, operator)")

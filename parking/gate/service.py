@@ -17,22 +17,19 @@ from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import and_, func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 import vnplate
-from parking.audit.service import record as audit
-from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo
+from parking.gate import repository as repo
+from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo, SessionStatus
 from parking.invoices.service import receipt_url_for_session
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
-from parking.models import GateEvent, GateEventImage, LotCapacity, ParkingSession, Vehicle
-from parking.models.base import table
+from parking.models import ParkingSession
+from parking.occupancy import service as occupancy
 from parking.payments import exit_hook
 from parking.sessions import fees
-from parking.sessions.matching import best_match
+from parking.sessions import service as sessions
 
 log = structlog.get_logger("parking.gate")
 
@@ -52,6 +49,20 @@ class Effects:
 
     occupancy: list[tuple[uuid.UUID, str, int]] = field(default_factory=list)
     publish: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # A linked-account charge to make once this transaction has committed (see `finish_exit`).
+    charge: PendingExit | None = None
+
+
+@dataclass(frozen=True)
+class PendingExit:
+    """What the exit's second transaction needs once the provider has answered."""
+
+    charge: exit_hook.PendingCharge
+    event_id: uuid.UUID
+    session_id: uuid.UUID
+    fee_vnd: int
+    gate_flags: list[str]
+    session_flags: list[str]
 
 
 @dataclass
@@ -59,6 +70,10 @@ class Outcome:
     decision: GateDecision
     effects: Effects
     replayed: bool
+
+    @property
+    def pending_charge(self) -> exit_hook.PendingCharge | None:
+        return self.effects.charge.charge if self.effects.charge else None
 
 
 def request_hash(ev: GateEventIn) -> str:
@@ -146,11 +161,7 @@ def validate(ev: GateEventIn, lane: LaneInfo, rules: GateRules, now: datetime) -
 
 
 async def _replay(db: AsyncSession, ev: GateEventIn, lane: LaneInfo, rhash: str) -> GateDecision:
-    row = (
-        await db.execute(
-            select(GateEvent.lane_id, GateEvent.request_hash, GateEvent.decision).where(GateEvent.id == ev.event_id)
-        )
-    ).one()
+    row = await repo.stored_answer(db, ev.event_id)
     if row.lane_id != lane.id or row.request_hash != rhash:
         raise AppError(
             "event_id_conflict",
@@ -168,37 +179,31 @@ async def handle_event(
     plate, image = validate(ev, lane, rules, now)
     rhash = request_hash(ev)
     vclass = ev.vehicle_class or lane.vehicle_class
-    inserted = (
-        await db.execute(
-            insert(table(GateEvent))
-            .values(
-                id=ev.event_id,
-                lane_id=lane.id,
-                lot_id=lane.lot_id,
-                kind=ev.kind,
-                plate_read=ev.plate,
-                plate=plate,
-                confidence=ev.confidence,
-                vehicle_class=vclass,
-                captured_at=ev.captured_at,
-                offline_action=ev.offline_action,
-                request_hash=rhash,
-                has_image=image is not None,
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(GateEvent.id)
-        )
-    ).scalar_one_or_none()
-    if inserted is None:
+    inserted = await repo.insert_event(
+        db,
+        id=ev.event_id,
+        lane_id=lane.id,
+        lot_id=lane.lot_id,
+        kind=ev.kind,
+        plate_read=ev.plate,
+        plate=plate,
+        confidence=ev.confidence,
+        vehicle_class=vclass,
+        captured_at=ev.captured_at,
+        offline_action=ev.offline_action,
+        request_hash=rhash,
+        has_image=image is not None,
+    )
+    if not inserted:
         # Another request with this id committed first (or is committing: the insert waited for it).
         return Outcome(await _replay(db, ev, lane, rhash), Effects(), True)
 
     if image is not None:
-        await db.execute(insert(table(GateEventImage)).values(event_id=ev.event_id, data=image))
+        await repo.insert_image(db, ev.event_id, image)
     if plate is not None:
         # Serialise events of one plate in one lot (two entries, or an entry racing its exit): the second
         # then sees the first's committed session instead of colliding with it on the unique index.
-        await db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{lane.lot_id}:{plate}", 0))))
+        await repo.lock_plate(db, lane.lot_id, plate)
 
     effects = Effects()
     if ev.kind == "entry":
@@ -206,11 +211,7 @@ async def handle_event(
     else:
         decision = await _exit(db, ev, lane, rules, tariffs, plate, vclass, effects)
 
-    await db.execute(
-        update(table(GateEvent))
-        .where(GateEvent.id == ev.event_id)
-        .values(decision=decision.model_dump(mode="json"), session_id=decision.session_id)
-    )
+    await repo.set_decision(db, ev.event_id, decision.model_dump(mode="json"), decision.session_id)
     effects.publish.append(
         (
             f"lot:{lane.lot_id}:events",
@@ -226,6 +227,38 @@ async def handle_event(
         )
     )
     return Outcome(decision, effects, False)
+
+
+def lane_action(status: str, payment_status: str | None, flags: list[str] | None) -> str | None:
+    """What the exit lane should do for a session it is waiting on (polled after a QR or a pending charge)."""
+    if status != "closed":
+        return None
+    if "over_deferred_limit" in (flags or []) and payment_status == "charging":
+        return "attendant"  # the driver already owes too much to be let out on a background charge
+    return "open" if payment_status in {"paid", "free", "charging", "deferred"} else "pay"
+
+
+async def session_status(
+    db: AsyncSession, session_id: uuid.UUID, lane: LaneInfo, public_base_url: str
+) -> SessionStatus:
+    row = await sessions.get(db, session_id)
+    if row is None or row.lot_id != lane.lot_id:
+        raise AppError("session_not_found", f"No session {session_id} in lot {lane.lot_code}.", 404)
+    return SessionStatus(
+        session_id=row.id,
+        status=row.status,
+        payment_status=row.payment_status,
+        action=lane_action(row.status, row.payment_status, row.flags),
+        fee_vnd=row.fee_vnd,
+        receipt_url=await receipt_url_for_session(db, row.id, public_base_url),
+    )
+
+
+async def stored_decision(db: AsyncSession, event_id: uuid.UUID, lane: LaneInfo) -> GateDecision:
+    row = await repo.get(db, event_id)
+    if row is None or row.lane_id != lane.id or row.decision is None:
+        raise AppError("event_not_found", f"Lane {lane.code} has no event {event_id}.", 404)
+    return GateDecision.model_validate(row.decision)
 
 
 def _low_confidence(ev: GateEventIn, plate: str | None, rules: GateRules) -> bool:
@@ -255,57 +288,18 @@ async def _entry(
     flags: list[str] = []
     if plate is None:  # opened offline without a read: keep the fact, flag it
         flags.append("plate_unreadable")
-    # Lock order everywhere: vehicles -> parking_sessions -> lot_capacities (exits take sessions first too),
-    # so concurrent entries and exits of one plate cannot deadlock.
+    # Lock order everywhere: vehicles -> parking_sessions -> lot_capacities (see parking.sessions.service).
     if plate is not None:
-        await db.execute(insert(table(Vehicle)).values(plate=plate, vehicle_class=vclass).on_conflict_do_nothing())
-        # A plate already inside means its exit was missed: close that stay for review, never block the gate.
-        stale = (
-            await db.execute(
-                update(table(ParkingSession))
-                .where(
-                    ParkingSession.lot_id == lane.lot_id, ParkingSession.plate == plate, ParkingSession.status == "open"
-                )
-                .values(
-                    status="closed",
-                    flags=func.array_append(ParkingSession.flags, "exit_missing"),
-                    review_status="pending",
-                    review_reason="re-entered without an exit",
-                    updated_at=func.now(),
-                )
-                .returning(ParkingSession.id, ParkingSession.vehicle_class)
-            )
-        ).one_or_none()
-        if stale is not None:
+        await sessions.ensure_vehicle(db, plate, vclass)
+        stale_class = await sessions.close_missed_stay(db, lot_id=lane.lot_id, plate=plate)
+        if stale_class is not None:
             flags.append("previous_stay_without_exit")
-            await db.execute(
-                update(table(LotCapacity))
-                .where(LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == stale.vehicle_class)
-                .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
-            )
-            effects.occupancy.append((lane.lot_id, stale.vehicle_class, -1))
+            await occupancy.free_space(db, lane.lot_id, stale_class)
+            effects.occupancy.append((lane.lot_id, stale_class, -1))
 
     # Occupancy guard in the database: the conditional update is the lot's capacity check.
-    occ = (
-        await db.execute(
-            update(table(LotCapacity))
-            .where(
-                LotCapacity.lot_id == lane.lot_id,
-                LotCapacity.vehicle_class == vclass,
-                LotCapacity.occupied < LotCapacity.capacity,
-            )
-            .values(occupied=LotCapacity.occupied + 1)
-            .returning(LotCapacity.occupied, LotCapacity.capacity)
-        )
-    ).one_or_none()
-    if occ is None:
-        cap = (
-            await db.execute(
-                select(LotCapacity.capacity).where(
-                    LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == vclass
-                )
-            )
-        ).scalar_one_or_none()
+    if not await occupancy.take_space_if_free(db, lane.lot_id, vclass):
+        cap = await occupancy.capacity_of(db, lane.lot_id, vclass)
         if cap is None:
             raise AppError("vehicle_class_not_served", f"Lot {lane.lot_code} has no spaces for {vclass}.", 422)
         if ev.offline_action is None:
@@ -320,39 +314,23 @@ async def _entry(
                 flags=["lot_full"],
             )
         # The car is already inside (the lane opened offline): record the fact even above capacity.
-        await db.execute(
-            update(table(LotCapacity))
-            .where(LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == vclass)
-            .values(occupied=LotCapacity.occupied + 1)
-        )
+        await occupancy.take_space(db, lane.lot_id, vclass)
         flags.append("over_capacity")
     effects.occupancy.append((lane.lot_id, vclass, +1))
 
-    session_id = uuid.uuid4()
     if ev.offline_action:
         flags.append("opened_offline")
     if plate is not None and vnplate.normalize(ev.plate or "") != plate:
         flags.append("plate_corrected")  # the grammar fixed look-alike characters in the read
-    await db.execute(
-        insert(table(ParkingSession)).values(
-            id=session_id,
-            lot_id=lane.lot_id,
-            vehicle_class=vclass,
-            plate=plate,
-            status="open",
-            entry_event_id=ev.event_id,
-            entry_at=ev.captured_at,
-            flags=flags,
-            review_status="pending" if "plate_unreadable" in flags else "none",
-        )
-    )
-    await audit(
+    session_id = await sessions.open_session(
         db,
+        lot_id=lane.lot_id,
+        vehicle_class=vclass,
+        plate=plate,
+        entry_event_id=ev.event_id,
+        entry_at=ev.captured_at,
+        flags=flags,
         actor=f"lane:{lane.code}",
-        action="session.open",
-        entity="parking_session",
-        entity_id=str(session_id),
-        data={"plate": plate, "event_id": str(ev.event_id)},
     )
     lines = [vnplate.parse(plate).canonical if plate and vnplate.parse(plate) else "?"]  # type: ignore[union-attr]
     notice = await exit_hook.entry_notice(db, lot_id=lane.lot_id, plate_norm=plate) if plate else None
@@ -366,48 +344,6 @@ async def _entry(
         display=Display(title="Xin chào / Welcome", lines=lines),
         flags=flags,
     )
-
-
-async def _find_open_session(
-    db: AsyncSession, lane: LaneInfo, plate: str, vclass: str
-) -> tuple[ParkingSession | None, str | None]:
-    """Exact plate first; otherwise the single best confusable-tolerant match. Returns (session, matched_plate)."""
-    exact = (
-        await db.execute(
-            select(ParkingSession)
-            .where(ParkingSession.lot_id == lane.lot_id, ParkingSession.plate == plate, ParkingSession.status == "open")
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if exact is not None:
-        return exact, plate
-    candidates = (
-        await db.execute(
-            select(ParkingSession.plate).where(
-                ParkingSession.lot_id == lane.lot_id,
-                ParkingSession.status == "open",
-                ParkingSession.plate.is_not(None),
-                ParkingSession.vehicle_class.in_(["car_small", "car_large"] if vclass.startswith("car") else [vclass]),
-            )
-        )
-    ).scalars()
-    m = best_match(plate, (c for c in candidates if c))
-    if m is None:
-        return None, None
-    sess = (
-        await db.execute(
-            select(ParkingSession)
-            .where(
-                and_(
-                    ParkingSession.lot_id == lane.lot_id,
-                    ParkingSession.plate == m.plate,
-                    ParkingSession.status == "open",
-                )
-            )
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    return sess, m.plate
 
 
 async def _exit(
@@ -433,34 +369,22 @@ async def _exit(
             flags=["plate_unreadable"],
         )
     flags: list[str] = ["opened_offline"] if offline else []
-    sess, matched = (await _find_open_session(db, lane, plate, vclass)) if plate else (None, None)
+    sess: ParkingSession | None = None
+    matched: str | None = None
+    if plate:
+        sess, matched = await sessions.find_open(db, lot_id=lane.lot_id, plate=plate, vehicle_class=vclass)
 
     if sess is None:
-        # Exit with no matching entry: keep the fact as a flagged session; a person decides the fee.
-        session_id = uuid.uuid4()
         flags.append("unknown_entry")
-        await db.execute(
-            insert(table(ParkingSession)).values(
-                id=session_id,
-                lot_id=lane.lot_id,
-                vehicle_class=vclass,
-                plate=None,
-                exit_plate=plate,
-                status="closed",
-                exit_event_id=ev.event_id,
-                exit_at=ev.captured_at,
-                flags=flags,
-                review_status="pending",
-                review_reason="exit without a matching entry",
-            )
-        )
-        await audit(
+        session_id = await sessions.record_unknown_exit(
             db,
+            lot_id=lane.lot_id,
+            vehicle_class=vclass,
+            exit_plate=plate,
+            exit_event_id=ev.event_id,
+            exit_at=ev.captured_at,
+            flags=flags,
             actor=f"lane:{lane.code}",
-            action="session.unknown_entry",
-            entity="parking_session",
-            entity_id=str(session_id),
-            data={"plate": plate, "event_id": str(ev.event_id)},
         )
         return GateDecision(
             event_id=ev.event_id,
@@ -499,32 +423,20 @@ async def _exit(
         "tariff_id": fee.tariff_id if fee else None,
         "tariff_version": fee.tariff_version if fee else None,
     }
-    await db.execute(
-        update(table(ParkingSession)).where(ParkingSession.id == sess.id).values(**closing, updated_at=func.now())
-    )
-    # The Core UPDATE bypassed the ORM: mirror it on the loaded row (no extra round trip), so code later in this
-    # transaction (payments, the e-invoice built from the session) sees the exit time, fee and tariff.
-    for key, value in closing.items():
-        set_committed_value(sess, key, value)
-    await db.execute(
-        update(table(LotCapacity))
-        .where(LotCapacity.lot_id == lane.lot_id, LotCapacity.vehicle_class == sess.vehicle_class)
-        .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
-    )
-    effects.occupancy.append((lane.lot_id, sess.vehicle_class, -1))
-    await audit(
+    await sessions.close(
         db,
+        sess,
+        closing,
         actor=f"lane:{lane.code}",
-        action="session.close",
-        entity="parking_session",
-        entity_id=str(sess.id),
-        data={
+        audit_data={
             "plate": plate,
             "matched": matched,
             "fee_vnd": fee.total_vnd if fee else None,
             "event_id": str(ev.event_id),
         },
     )
+    await occupancy.free_space(db, lane.lot_id, sess.vehicle_class)
+    effects.occupancy.append((lane.lot_id, sess.vehicle_class, -1))
 
     if fee is None:
         return GateDecision(
@@ -549,27 +461,60 @@ async def _exit(
             exited_at=ev.captured_at,
             offline=offline,
         ),
+        charge_inline=False,  # never call the provider inside this transaction (see `finish_exit`)
     )
-    await db.execute(
-        update(table(ParkingSession))
-        .where(ParkingSession.id == sess.id)
-        .values(
-            payment_status=pay.payment_status,
-            flags=list(dict.fromkeys([*sess.flags, *flags, *pay.flags])),
-        )
+    session_flags = list(dict.fromkeys([*sess.flags, *flags]))
+    if pay.charge is not None:
+        effects.charge = PendingExit(pay.charge, ev.event_id, sess.id, fee.total_vnd, flags, session_flags)
+    return await _exit_answer(db, ev.event_id, sess.id, fee.total_vnd, flags, session_flags, pay, offline, rules)
+
+
+async def _exit_answer(
+    db: AsyncSession,
+    event_id: uuid.UUID,
+    session_id: uuid.UUID,
+    fee_vnd: int,
+    flags: list[str],
+    session_flags: list[str],
+    pay: exit_hook.ExitPayment,
+    offline: bool,
+    rules: GateRules,
+) -> GateDecision:
+    await sessions.record_payment_status(
+        db, session_id, payment_status=pay.payment_status, flags=list(dict.fromkeys([*session_flags, *pay.flags]))
     )
     action = "open" if offline else pay.action
     payment = PaymentInfo(**pay.payment) if pay.payment else None
     receipt = None
     if pay.payment_status == "paid":  # charged at once: the e-invoice code was assigned in this transaction
-        receipt = await receipt_url_for_session(db, sess.id, rules.public_base_url)
+        receipt = await receipt_url_for_session(db, session_id, rules.public_base_url)
     return GateDecision(
-        event_id=ev.event_id,
-        session_id=sess.id,
+        event_id=event_id,
+        session_id=session_id,
         action=action,
-        display=Display(title=pay.display_title, lines=[_fmt_vnd(fee.total_vnd), *pay.display_lines]),
-        fee_vnd=fee.total_vnd,
+        display=Display(title=pay.display_title, lines=[_fmt_vnd(fee_vnd), *pay.display_lines]),
+        fee_vnd=fee_vnd,
         payment=payment,
         receipt_url=receipt,
         flags=[*flags, *pay.flags],
     )
+
+
+async def finish_exit(db: AsyncSession, outcome: Outcome, result: Any, rules: GateRules) -> Outcome:
+    """The exit's second short transaction: record the provider's answer, and the lane's final decision.
+
+    The first transaction (event, closed session, freed space, payment + its outbox completion, a provisional
+    decision) is committed before the provider is called, so no lock is held across the call; a crash in
+    between leaves the provisional decision (as if the answer were lost) and the outbox finishes the charge.
+    """
+    pe = outcome.effects.charge
+    assert pe is not None
+    pay = await exit_hook.record_charge(db, pe.charge, result)
+    decision = await _exit_answer(
+        db, pe.event_id, pe.session_id, pe.fee_vnd, pe.gate_flags, pe.session_flags, pay, False, rules
+    )
+    await repo.set_decision(db, pe.event_id, decision.model_dump(mode="json"), decision.session_id)
+    for _, message in outcome.effects.publish:
+        if message.get("event_id") == str(pe.event_id):
+            message.update(action=decision.action, flags=decision.flags)
+    return Outcome(decision, outcome.effects, False)

@@ -132,7 +132,6 @@ async def save_buyer(body: BuyerIn, db: DB, driver: CurrentDriver) -> BuyerIn:
         db.add(prof)
     prof.name, prof.tax_code, prof.address = body.name, body.tax_code, body.address
     prof.id_number, prof.phone = body.id_number, body.phone
-    await db.commit()
     return body
 
 
@@ -151,5 +150,4 @@ async def company_invoice(
     buyer = invoice_service.BuyerDetails(body.name, body.tax_code, body.address, body.id_number, body.phone)
     rep = await invoice_service.request_company_invoice(db, original, buyer)
     out = await _out(db, _base(request), rep)
-    await db.commit()
     return out

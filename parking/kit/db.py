@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from parking.kit import uow
+
 
 def make_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     return create_async_engine(
@@ -25,11 +27,13 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @asynccontextmanager
 async def transaction(sm: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """The unit-of-work boundary: commit on success, roll back on any error. Services never commit."""
+    """A job's unit of work: commit on success (then its after-commit effects), roll back on any error.
+
+    Services never commit."""
     async with sm() as session:
         try:
             yield session
-            await session.commit()
         except BaseException:
-            await session.rollback()
+            await uow.rollback(session)
             raise
+        await uow.commit(session)

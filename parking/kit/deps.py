@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from parking.lanes.auth import LaneCache
+from parking.kit import uow
 from parking.settings import Settings
 
 
@@ -20,7 +20,7 @@ class AppState:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis
-    lanes: LaneCache
+    lanes: Any  # parking.lanes.auth.LaneCache (kit imports no domain)
     tariffs: Any  # parking.pricing.TariffBook
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -31,15 +31,19 @@ def get_state(request: Request) -> AppState:
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed by the endpoint via `commit`, rolled back on error."""
+    """The request's unit of work: committed when the endpoint returns (before the response is sent), then its
+    after-commit effects run; rolled back, effects dropped, when the endpoint raises. Endpoints never commit."""
     state: AppState = request.app.state.parking
     async with state.sessionmaker() as session:
         try:
             yield session
-        finally:
-            if session.in_transaction():
-                await session.rollback()
+        except BaseException:
+            await uow.rollback(session)
+            raise
+        await uow.commit(session)
 
 
 State = Annotated[AppState, Depends(get_state)]
-DB = Annotated[AsyncSession, Depends(get_db)]
+# scope="function": the dependency's exit (the commit) runs when the endpoint returns, before the response is sent,
+# so a client never sees an answer whose transaction did not commit.
+DB = Annotated[AsyncSession, Depends(get_db, scope="function")]

@@ -13,11 +13,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.kit.errors import AppError
-from parking.models import Lane, Lot
+from parking.lanes import repository as repo
 
 
 @dataclass(frozen=True)
@@ -58,13 +57,7 @@ class LaneCache:
         now = time.monotonic()
         if hit and now - hit[0] < self.ttl_s:
             return hit[1]
-        row = (
-            await db.execute(
-                select(Lane, Lot.code, Lot.tariff_id, Lot.tariff_zone)
-                .join(Lot, Lot.id == Lane.lot_id)
-                .where(Lane.id == lane_id)
-            )
-        ).one_or_none()
+        row = await repo.lane_with_lot(db, lane_id)
         if row is None:
             self._items.pop(lane_id, None)
             return None

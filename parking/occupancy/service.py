@@ -1,3 +1,6 @@
+"""Lot occupancy: the capacity counters in PostgreSQL (the truth, moved inside the gate's transaction) and
+their Redis mirror (moved after the commit, repaired periodically from the open sessions)."""
+
 from __future__ import annotations
 
 import uuid
@@ -7,11 +10,11 @@ from typing import Any
 import orjson
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy import func, select, update
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.kit.metrics import LANES_ONLINE, OCCUPANCY_REPAIRS, OPEN_SESSIONS
-from parking.models import Lot, LotCapacity, ParkingSession
+from parking.occupancy import repository as repo
 
 log = structlog.get_logger("parking.occupancy")
 
@@ -41,16 +44,15 @@ async def apply_deltas(redis: Redis, deltas: list[tuple[uuid.UUID, str, int]]) -
 
 async def lot_snapshot(db: AsyncSession, redis: Redis | None, lot_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
     """Capacity from PostgreSQL; the occupied count from Redis when it has it, else from PostgreSQL."""
-    q = select(Lot.id, Lot.code, Lot.name, LotCapacity.vehicle_class, LotCapacity.capacity, LotCapacity.occupied).join(
-        LotCapacity, LotCapacity.lot_id == Lot.id
-    )
-    if lot_id is not None:
-        q = q.where(Lot.id == lot_id)
-    rows = (await db.execute(q.order_by(Lot.code, LotCapacity.vehicle_class))).all()
+    rows = await repo.snapshot_rows(db, lot_id)
     cached: dict[str, dict[Any, Any]] = {}
     if redis is not None:
-        for lid in {str(r.id) for r in rows}:
-            cached[lid] = await redis.hgetall(_key(lid))
+        try:
+            for lid in {str(r.id) for r in rows}:
+                cached[lid] = await redis.hgetall(_key(lid))
+        except RedisError as exc:  # the mirror is down: PostgreSQL's counters are the truth anyway
+            log.warning("occupancy.redis_unavailable", error=str(exc))
+            cached = {}
     lots: dict[str, dict[str, Any]] = {}
     for r in rows:
         lot = lots.setdefault(
@@ -76,28 +78,15 @@ async def repair(db: AsyncSession, redis: Redis | None) -> int:
     the locks no session change can commit and the recount is exact. (A Redis increment from a transaction
     that committed just before can still land after our write; the next repair corrects it.)
     """
-    caps = (
-        await db.execute(
-            select(LotCapacity.lot_id, LotCapacity.vehicle_class, LotCapacity.occupied)
-            .order_by(LotCapacity.lot_id, LotCapacity.vehicle_class)
-            .with_for_update()
-        )
-    ).all()
-    counts = {
-        (r.lot_id, r.vehicle_class): int(r.n)
-        for r in (
-            await db.execute(
-                select(ParkingSession.lot_id, ParkingSession.vehicle_class, func.count().label("n"))
-                .where(ParkingSession.status == "open")
-                .group_by(ParkingSession.lot_id, ParkingSession.vehicle_class)
-            )
-        ).all()
-    }
+    caps = await repo.counters_for_update(db)
+    counts = await repo.open_session_counts(db)
     fixes = 0
     per_lot: dict[uuid.UUID, int] = {}
+    truths: list[tuple[uuid.UUID, str, int]] = []
     for cap in caps:
         truth = counts.get((cap.lot_id, cap.vehicle_class), 0)
         per_lot[cap.lot_id] = per_lot.get(cap.lot_id, 0) + truth
+        truths.append((cap.lot_id, cap.vehicle_class, truth))
         if cap.occupied != truth:
             fixes += 1
             log.warning(
@@ -107,32 +96,51 @@ async def repair(db: AsyncSession, redis: Redis | None) -> int:
                 counter=cap.occupied,
                 truth=truth,
             )
-            await db.execute(
-                update(LotCapacity)
-                .where(LotCapacity.lot_id == cap.lot_id, LotCapacity.vehicle_class == cap.vehicle_class)
-                .values(occupied=truth)
-            )
-        if redis is not None:
-            live = await redis.hget(_key(cap.lot_id), cap.vehicle_class)
-            if live is None or int(live) != truth:
-                if live is not None:
-                    fixes += 1
-                    log.warning(
-                        "occupancy.redis_drift",
-                        lot_id=str(cap.lot_id),
-                        vclass=cap.vehicle_class,
-                        redis=live,
-                        truth=truth,
-                    )
-                await redis.hset(_key(cap.lot_id), cap.vehicle_class, truth)
+            await repo.set_occupied(db, cap.lot_id, cap.vehicle_class, truth)
     for lid, n in per_lot.items():
         OPEN_SESSIONS.labels(str(lid)).set(n)
+    if redis is not None:
+        try:
+            fixes += await _repair_mirror(redis, truths)
+        except RedisError as exc:  # PostgreSQL's counters are repaired; the mirror waits for the next run
+            log.warning("occupancy.redis_unavailable", error=str(exc))
     if fixes:
         OCCUPANCY_REPAIRS.inc(fixes)
-    if redis is not None:
-        LANES_ONLINE.set(sum([1 async for _ in redis.scan_iter(match="lane:*:hb", count=500)]))
+    return fixes
+
+
+async def _repair_mirror(redis: Redis, truths: list[tuple[uuid.UUID, str, int]]) -> int:
+    fixes = 0
+    for lot_id, vclass, truth in truths:
+        live = await redis.hget(_key(lot_id), vclass)
+        if live is None or int(live) != truth:
+            if live is not None:
+                fixes += 1
+                log.warning("occupancy.redis_drift", lot_id=str(lot_id), vclass=vclass, redis=live, truth=truth)
+            await redis.hset(_key(lot_id), vclass, truth)
+    LANES_ONLINE.set(sum([1 async for _ in redis.scan_iter(match="lane:*:hb", count=500)]))
     return fixes
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+# The gate's moves of the counters, inside its transaction.
+
+
+async def take_space_if_free(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> bool:
+    return await repo.take_if_free(db, lot_id, vehicle_class)
+
+
+async def take_space(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> None:
+    """Count a car that is already inside (opened offline), even above capacity."""
+    await repo.take(db, lot_id, vehicle_class)
+
+
+async def free_space(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> None:
+    await repo.release(db, lot_id, vehicle_class)
+
+
+async def capacity_of(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> int | None:
+    return await repo.capacity(db, lot_id, vehicle_class)

@@ -47,14 +47,12 @@ async def notify_sepay(request: Request, db: DB) -> JSONResponse:
         except ValueError:
             payload = {"raw": body[:2000].decode(errors="replace")}
         await service.log_rejected(db, "sepay", exc.code, payload if isinstance(payload, dict) else {"raw": payload})
-        await db.commit()
         status = 401 if exc.code == "bad_signature" else 400
         return JSONResponse(
             {"success": False, "error": {"code": exc.code, "message": str(exc), "details": {}}},
             status_code=status,
         )
     result = await service.handle_credit(db, credit)
-    await db.commit()
     # SePay retries until it sees success: a duplicate or an orphan is still "received".
     return JSONResponse(
         {
@@ -79,10 +77,8 @@ async def notify_vnpay(request: Request, db: DB) -> JSONResponse:
         credit = notif.parse_vnpay(params)
     except notif.NotificationError as exc:
         await service.log_rejected(db, "vnpay", exc.code, params)
-        await db.commit()
         return JSONResponse(notif.VNPAY_BAD_SIGNATURE if exc.code == "bad_signature" else notif.VNPAY_ERROR)
     result = await service.handle_credit(db, credit, strict_amount=True)
-    await db.commit()
     answer = {
         "confirmed": notif.VNPAY_OK,
         "underpaid": notif.VNPAY_OK,
@@ -115,7 +111,6 @@ async def create_refund(payment_id: uuid.UUID, body: RefundIn, db: DB, x_operato
     r = await service.refund(
         db, payment_id=payment_id, amount_vnd=body.amount_vnd, reason=body.reason, actor=body.actor or actor
     )
-    await db.commit()
     return RefundOut(id=r.id, payment_id=r.payment_id, amount_vnd=r.amount_vnd, reason=r.reason, status=r.status)
 
 
@@ -125,7 +120,6 @@ async def unpaid_exit(
 ) -> dict[str, Any]:
     _operator(x_operator_key)
     debt = await service.record_debt(db, session_id=session_id, reason=body.reason)
-    await db.commit()
     return {"debt_id": str(debt.id) if debt else None, "amount_vnd": debt.amount_vnd if debt else 0}
 
 
@@ -133,7 +127,6 @@ async def unpaid_exit(
 async def expire(db: DB, x_operator_key: OperatorKey = None) -> dict[str, int]:
     _operator(x_operator_key)
     n = await service.expire_intents(db)
-    await db.commit()
     return {"expired": n}
 
 

@@ -1,7 +1,9 @@
 """The seam between the gate flow and payments.
 
 The gate service calls these functions inside the gate event's transaction (they never commit):
-`decide_exit` charges a linked account or shows a VietQR, `entry_notice` reports unpaid debts,
+`decide_exit` charges a linked account or shows a VietQR (with ``charge_inline=False`` it only records the
+charge; the gate commits, then calls `charge` with no transaction or lock held, then `record_charge` in a
+second short transaction), `entry_notice` reports unpaid debts,
 `active_pass` gives pricing the driver's monthly pass, `offline_cache` tells lanes whom they may let
 out while offline.
 """
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parking.models import DriverVehicle, MonthlyPass, PaymentMethod
 from parking.payments import handlers as _handlers  # noqa: F401  (registers the outbox handlers)
 from parking.payments import service
+from parking.payments.provider import ProviderResult
+from parking.payments.service import PendingCharge
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,14 @@ class ExitPayment:
     payment: dict[str, Any] | None = None
     payment_status: str = "none"  # paid | charging | awaiting_qr | deferred | free
     flags: list[str] = field(default_factory=list)
+    charge: PendingCharge | None = None  # to make after the commit (decide_exit(..., charge_inline=False))
 
 
-async def decide_exit(db: AsyncSession, ctx: ExitContext) -> ExitPayment:
+def _view(a: service.ExitAnswer) -> ExitPayment:
+    return ExitPayment(a.action, a.title, a.lines, a.payment, a.payment_status, a.flags, a.charge)
+
+
+async def decide_exit(db: AsyncSession, ctx: ExitContext, *, charge_inline: bool = True) -> ExitPayment:
     a = await service.exit_decision(
         db,
         session_id=ctx.session_id,
@@ -52,8 +61,18 @@ async def decide_exit(db: AsyncSession, ctx: ExitContext) -> ExitPayment:
         plate=ctx.plate_norm,
         fee_vnd=ctx.fee_vnd,
         offline=ctx.offline,
+        charge_inline=charge_inline,
     )
-    return ExitPayment(a.action, a.title, a.lines, a.payment, a.payment_status, a.flags)
+    return _view(a)
+
+
+async def charge(pending: PendingCharge) -> ProviderResult:
+    """The linked-account charge, bounded by the charge deadline; call it with no transaction open."""
+    return await service.charge_linked(pending)
+
+
+async def record_charge(db: AsyncSession, pending: PendingCharge, result: ProviderResult) -> ExitPayment:
+    return _view(await service.record_linked_outcome(db, pending, result))
 
 
 async def entry_notice(db: AsyncSession, *, lot_id: uuid.UUID, plate_norm: str) -> str | None:

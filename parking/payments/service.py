@@ -188,6 +188,19 @@ def intent_view(intent: PaymentIntent) -> dict[str, Any]:
 # ------------------------------------------------------------------ exit decision
 
 
+@dataclass(frozen=True)
+class PendingCharge:
+    """A linked-account charge recorded (payment row + outbox completion) but not yet sent to the provider."""
+
+    payment_id: uuid.UUID
+    session_id: uuid.UUID
+    lane_id: uuid.UUID
+    driver_id: uuid.UUID
+    token: str
+    fee_vnd: int
+    idempotency_key: str
+
+
 @dataclass
 class ExitAnswer:
     action: str
@@ -196,6 +209,9 @@ class ExitAnswer:
     payment_status: str
     payment: dict[str, Any] | None = None
     flags: list[str] = field(default_factory=list)
+    # Set when the caller asked to make the charge itself after committing (charge_inline=False): the answer
+    # above is then the provisional one (as if the outcome were unknown), replaced by `record_linked_outcome`.
+    charge: PendingCharge | None = None
 
 
 THANKS = "Cảm ơn / Thank you"
@@ -213,7 +229,14 @@ async def exit_decision(
     fee_vnd: int,
     offline: bool,
     settings: PaymentSettings | None = None,
+    charge_inline: bool = True,
 ) -> ExitAnswer:
+    """The exit's payment decision, inside the caller's transaction.
+
+    ``charge_inline=False`` (the gate): no provider call here. A linked charge is recorded and returned as
+    ``answer.charge``; the caller commits, calls `charge_linked` outside any transaction and lock, then records
+    the outcome with `record_linked_outcome` in a second short transaction.
+    """
     s = settings or get_payment_settings()
     if fee_vnd <= 0:
         return ExitAnswer("open", THANKS, ["Miễn phí / No charge"], "free")
@@ -231,6 +254,7 @@ async def exit_decision(
             method=method,
             fee_vnd=fee_vnd,
             offline=offline,
+            charge_inline=charge_inline,
         )
         if answer is not None:
             return answer
@@ -290,6 +314,7 @@ async def _exit_linked(
     method: PaymentMethod,
     fee_vnd: int,
     offline: bool,
+    charge_inline: bool = True,
 ) -> ExitAnswer | None:
     key = exit_key(session_id)
     payment_id = uuid.uuid4()
@@ -329,25 +354,75 @@ async def _exit_linked(
     )
     if offline:
         return ExitAnswer("open", THANKS, [], "charging", flags=["linked_account", "charge_later"])
-    res = await ProviderClient(s).charge(
-        token=method.token,
-        amount_vnd=fee_vnd,
-        idempotency_key=key,
-        description=f"Parking session {session_id}",
+    pending = PendingCharge(payment_id, session_id, lane_id, driver_id, method.token, fee_vnd, key)
+    if not charge_inline:
+        # Provisional answer, stored until the outcome is recorded: what a lost provider answer would give.
+        answer = await _outcome_unknown(db, s, payment, driver_id)
+        answer.charge = pending
+        return answer
+    res = await charge_linked(pending, s)
+    return await _apply_outcome(db, s, payment, pending, res)
+
+
+async def charge_linked(p: PendingCharge, settings: PaymentSettings | None = None) -> ProviderResult:
+    """The provider call of an exit charge, bounded by the charge deadline. Hold no transaction across it."""
+    s = settings or get_payment_settings()
+    return await ProviderClient(s).charge(
+        token=p.token,
+        amount_vnd=p.fee_vnd,
+        idempotency_key=p.idempotency_key,
+        description=f"Parking session {p.session_id}",
         timeout_s=s.charge_deadline_s,
     )
+
+
+async def record_linked_outcome(
+    db: AsyncSession, p: PendingCharge, res: ProviderResult, settings: PaymentSettings | None = None
+) -> ExitAnswer:
+    """Second short transaction of a linked exit: record what the provider answered (idempotent).
+
+    If the background completion got there first (the payment is no longer pending), its result stands.
+    """
+    s = settings or get_payment_settings()
+    payment = (
+        await db.execute(
+            select(Payment)
+            .where(Payment.id == p.payment_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)  # the outbox may have finished it since our first commit
+        )
+    ).scalar_one()
+    if payment.status != "pending":
+        answer = _answer_for(payment)
+        if answer is None:  # failed earlier: the driver pays by QR
+            answer = await _qr_answer(db, s, session_id=p.session_id, lane_id=p.lane_id, fee_vnd=p.fee_vnd)
+            answer.flags += ["linked_account", "charge_declined"]
+        return answer
+    return await _apply_outcome(db, s, payment, p, res)
+
+
+async def _apply_outcome(
+    db: AsyncSession, s: PaymentSettings, payment: Payment, p: PendingCharge, res: ProviderResult
+) -> ExitAnswer:
     if res.outcome == "succeeded":
+        payment.lane_waiting = False  # the lane is told "open" now; no command needed later
         await confirm(db, payment, provider_txn_id=res.provider_txn_id, at_exit=True)
         return ExitAnswer("open", THANKS, ["Đã thanh toán / Paid"], "paid", flags=["linked_account"])
     if res.outcome == "declined":
         payment.status, payment.failure_code = "failed", res.code
-        answer = await _qr_answer(db, s, session_id=session_id, lane_id=lane_id, fee_vnd=fee_vnd)
+        payment.lane_waiting = False
+        answer = await _qr_answer(db, s, session_id=p.session_id, lane_id=p.lane_id, fee_vnd=p.fee_vnd)
         answer.lines.insert(0, "Tài khoản liên kết bị từ chối / Linked account declined")
         answer.flags += ["linked_account", "charge_declined"]
         return answer
+    return await _outcome_unknown(db, s, payment, p.driver_id)
+
+
+async def _outcome_unknown(db: AsyncSession, s: PaymentSettings, payment: Payment, driver_id: uuid.UUID) -> ExitAnswer:
     # Unknown (timeout, 5xx): the background charge finishes the job with the same key. The lane opens
     # only while what the driver may owe us this way (this charge included) stays within the limit.
     if await repo.driver_exposure(db, driver_id) <= await _driver_limit(db, driver_id, s):
+        payment.lane_waiting = False
         return ExitAnswer(
             "open",
             THANKS,
@@ -356,7 +431,9 @@ async def _exit_linked(
             flags=["linked_account", "charge_pending"],
         )
     payment.lane_waiting = True
-    return _answer_for(payment)
+    answer = _answer_for(payment)
+    assert answer is not None
+    return answer
 
 
 async def _driver_limit(db: AsyncSession, driver_id: uuid.UUID, s: PaymentSettings) -> int:

@@ -1,0 +1,33 @@
+"""Lanes and their online status (``/v1/lanes``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+
+from parking.kit.deps import DB, State
+from parking.lanes import repository as repo
+
+router = APIRouter(tags=["lanes"])
+
+
+@router.get("/v1/lanes", summary="Lanes with their online status (from heartbeats)")
+async def lanes(db: DB, state: State) -> dict[str, Any]:
+    out = []
+    for lane, lot_code in await repo.all_with_lot_code(db):
+        hb = await state.redis.get(f"lane:{lane.id}:hb")
+        out.append(
+            {
+                "id": str(lane.id),
+                "lot": lot_code,
+                "code": lane.code,
+                "direction": lane.direction,
+                "vehicle_class": lane.vehicle_class,
+                "online": hb is not None,
+                "last_seen_at": lane.last_seen_at.isoformat() if lane.last_seen_at else None,
+                "heartbeat": orjson.loads(hb) if hb else lane.last_heartbeat,
+            }
+        )
+    return {"lanes": out, "online": sum(1 for lane in out if lane["online"])}

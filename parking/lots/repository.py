@@ -1,0 +1,14 @@
+"""SQL for lots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parking.models import Lot
+
+
+async def all_lots(db: AsyncSession) -> Sequence[Lot]:
+    return (await db.execute(select(Lot).order_by(Lot.code))).scalars().all()

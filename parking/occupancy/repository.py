@@ -1,0 +1,92 @@
+"""SQL for the lots' capacity counters (``lot_capacities``) and the occupancy read model."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parking.models import Lot, LotCapacity, ParkingSession
+from parking.models.base import table
+
+
+async def take_if_free(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> bool:
+    """The capacity check and the count in one conditional update (the row lock serialises the lot's class)."""
+    row = (
+        await db.execute(
+            update(table(LotCapacity))
+            .where(
+                LotCapacity.lot_id == lot_id,
+                LotCapacity.vehicle_class == vehicle_class,
+                LotCapacity.occupied < LotCapacity.capacity,
+            )
+            .values(occupied=LotCapacity.occupied + 1)
+            .returning(LotCapacity.occupied)
+        )
+    ).one_or_none()
+    return row is not None
+
+
+async def take(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> None:
+    await db.execute(
+        update(table(LotCapacity))
+        .where(LotCapacity.lot_id == lot_id, LotCapacity.vehicle_class == vehicle_class)
+        .values(occupied=LotCapacity.occupied + 1)
+    )
+
+
+async def release(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> None:
+    await db.execute(
+        update(table(LotCapacity))
+        .where(LotCapacity.lot_id == lot_id, LotCapacity.vehicle_class == vehicle_class)
+        .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
+    )
+
+
+async def capacity(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> int | None:
+    return (
+        await db.execute(
+            select(LotCapacity.capacity).where(LotCapacity.lot_id == lot_id, LotCapacity.vehicle_class == vehicle_class)
+        )
+    ).scalar_one_or_none()
+
+
+async def snapshot_rows(
+    db: AsyncSession, lot_id: uuid.UUID | None = None
+) -> list[Row[uuid.UUID, str, str, str, int, int]]:
+    q = select(Lot.id, Lot.code, Lot.name, LotCapacity.vehicle_class, LotCapacity.capacity, LotCapacity.occupied).join(
+        LotCapacity, LotCapacity.lot_id == Lot.id
+    )
+    if lot_id is not None:
+        q = q.where(Lot.id == lot_id)
+    return list((await db.execute(q.order_by(Lot.code, LotCapacity.vehicle_class))).all())
+
+
+async def counters_for_update(db: AsyncSession) -> list[Row[uuid.UUID, str, int]]:
+    return list(
+        (
+            await db.execute(
+                select(LotCapacity.lot_id, LotCapacity.vehicle_class, LotCapacity.occupied)
+                .order_by(LotCapacity.lot_id, LotCapacity.vehicle_class)
+                .with_for_update()
+            )
+        ).all()
+    )
+
+
+async def open_session_counts(db: AsyncSession) -> dict[tuple[uuid.UUID, str], int]:
+    rows = await db.execute(
+        select(ParkingSession.lot_id, ParkingSession.vehicle_class, func.count().label("n"))
+        .where(ParkingSession.status == "open")
+        .group_by(ParkingSession.lot_id, ParkingSession.vehicle_class)
+    )
+    return {(r.lot_id, r.vehicle_class): int(r.n) for r in rows.all()}
+
+
+async def set_occupied(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str, occupied: int) -> None:
+    await db.execute(
+        update(LotCapacity)
+        .where(LotCapacity.lot_id == lot_id, LotCapacity.vehicle_class == vehicle_class)
+        .values(occupied=occupied)
+    )
