@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,7 +13,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from parking.gate import service
 from parking.gate.schemas import GateDecision, GateEventIn, HeartbeatIn, HeartbeatOut, SessionStatus
-from parking.kit import uow
+from parking.kit import redis_keys, sse, uow
 from parking.kit.deps import DB, State
 from parking.kit.metrics import GATE_EVENTS
 from parking.kit.uow import after_commit
@@ -85,7 +83,7 @@ async def heartbeat(hb: HeartbeatIn, db: DB, state: State, authorization: Auth =
     await lanes_repo.record_heartbeat(db, lane.id, now, body)
     redis, ttl = state.redis, state.settings.lane_offline_after_s
     hb_copy = orjson.dumps({**body, "at": now.isoformat()}).decode()
-    after_commit(db, "lane.heartbeat", lambda: redis.set(f"lane:{lane.id}:hb", hb_copy, ex=ttl))
+    after_commit(db, "lane.heartbeat", lambda: redis.set(redis_keys.lane_heartbeat(lane.id), hb_copy, ex=ttl))
     return HeartbeatOut(
         server_time=now, lane={"id": str(lane.id), "code": lane.code, "lot": lane.lot_code, "direction": lane.direction}
     )
@@ -121,19 +119,5 @@ async def commands(request: Request, db: DB, state: State, authorization: Auth =
     lane = await _lane(db, state, authorization)
     await db.rollback()  # release the connection: the stream may stay open for hours
 
-    async def stream() -> AsyncIterator[dict[str, str]]:
-        pubsub = state.redis.pubsub()
-        await pubsub.subscribe(f"lane:{lane.id}:commands")
-        try:
-            yield {"event": "hello", "data": orjson.dumps({"lane": lane.code}).decode()}
-            while not await request.is_disconnected():
-                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if msg is not None:
-                    yield {"event": "command", "data": str(msg["data"])}
-                else:
-                    await asyncio.sleep(0)
-        finally:
-            await pubsub.unsubscribe()
-            await pubsub.aclose()
-
-    return EventSourceResponse(stream(), ping=15)
+    hello = ("hello", orjson.dumps({"lane": lane.code}).decode())
+    return sse.relay(request, state.redis, [redis_keys.lane_commands(lane.id)], event="command", first=hello)

@@ -23,6 +23,7 @@ import vnplate
 from parking.gate import repository as repo
 from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo, SessionStatus
 from parking.invoices.service import receipt_url_for_session
+from parking.kit import redis_keys
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
 from parking.models import ParkingSession
@@ -214,7 +215,7 @@ async def handle_event(
     await repo.set_decision(db, ev.event_id, decision.model_dump(mode="json"), decision.session_id)
     effects.publish.append(
         (
-            f"lot:{lane.lot_id}:events",
+            redis_keys.lot_events(lane.lot_id),
             {
                 "event_id": str(ev.event_id),
                 "lane": lane.code,

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter
 
+from parking.kit import redis_keys
 from parking.kit.deps import DB, State
 from parking.lanes import repository as repo
 
@@ -17,7 +18,7 @@ router = APIRouter(tags=["lanes"])
 async def lanes(db: DB, state: State) -> dict[str, Any]:
     out = []
     for lane, lot_code in await repo.all_with_lot_code(db):
-        hb = await state.redis.get(f"lane:{lane.id}:hb")
+        hb = await state.redis.get(redis_keys.lane_heartbeat(lane.id))
         out.append(
             {
                 "id": str(lane.id),

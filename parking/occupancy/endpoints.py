@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,9 +10,10 @@ import orjson
 from fastapi import APIRouter, Request
 from sse_starlette.sse import EventSourceResponse
 
+from parking.kit import redis_keys, sse
 from parking.kit.deps import DB, State
 from parking.kit.errors import AppError
-from parking.occupancy.service import STREAM_CHANNEL, lot_snapshot
+from parking.occupancy.service import lot_snapshot
 
 router = APIRouter(tags=["occupancy"])
 
@@ -37,19 +36,5 @@ async def occupancy_stream(request: Request, db: DB, state: State) -> EventSourc
     snapshot = await lot_snapshot(db, state.redis)
     await db.rollback()
 
-    async def stream() -> AsyncIterator[dict[str, str]]:
-        pubsub = state.redis.pubsub()
-        await pubsub.subscribe(STREAM_CHANNEL)
-        try:
-            yield {"event": "snapshot", "data": orjson.dumps({"lots": snapshot}).decode()}
-            while not await request.is_disconnected():
-                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if msg is not None:
-                    yield {"event": "occupancy", "data": str(msg["data"])}
-                else:
-                    await asyncio.sleep(0)
-        finally:
-            await pubsub.unsubscribe()
-            await pubsub.aclose()
-
-    return EventSourceResponse(stream(), ping=15)
+    first = ("snapshot", orjson.dumps({"lots": snapshot}).decode())
+    return sse.relay(request, state.redis, [redis_keys.OCCUPANCY_CHANNEL], event="occupancy", first=first)

@@ -13,16 +13,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parking.kit import redis_keys
 from parking.kit.metrics import LANES_ONLINE, OCCUPANCY_REPAIRS, OPEN_SESSIONS
 from parking.occupancy import repository as repo
 
 log = structlog.get_logger("parking.occupancy")
-
-STREAM_CHANNEL = "occupancy"
-
-
-def _key(lot_id: uuid.UUID | str) -> str:
-    return f"occ:{lot_id}"
 
 
 async def apply_deltas(redis: Redis, deltas: list[tuple[uuid.UUID, str, int]]) -> None:
@@ -31,12 +26,12 @@ async def apply_deltas(redis: Redis, deltas: list[tuple[uuid.UUID, str, int]]) -
         return
     async with redis.pipeline(transaction=False) as pipe:
         for lot_id, vclass, delta in deltas:
-            pipe.hincrby(_key(lot_id), vclass, delta)
+            pipe.hincrby(redis_keys.occupancy(lot_id), vclass, delta)
         results = await pipe.execute()
     async with redis.pipeline(transaction=False) as pipe:
         for (lot_id, vclass, _), value in zip(deltas, results, strict=True):
             pipe.publish(
-                STREAM_CHANNEL,
+                redis_keys.OCCUPANCY_CHANNEL,
                 orjson.dumps({"lot_id": str(lot_id), "vehicle_class": vclass, "occupied": int(value)}).decode(),
             )
         await pipe.execute()
@@ -49,7 +44,7 @@ async def lot_snapshot(db: AsyncSession, redis: Redis | None, lot_id: uuid.UUID 
     if redis is not None:
         try:
             for lid in {str(r.id) for r in rows}:
-                cached[lid] = await redis.hgetall(_key(lid))
+                cached[lid] = await redis.hgetall(redis_keys.occupancy(lid))
         except RedisError as exc:  # the mirror is down: PostgreSQL's counters are the truth anyway
             log.warning("occupancy.redis_unavailable", error=str(exc))
             cached = {}
@@ -112,13 +107,13 @@ async def repair(db: AsyncSession, redis: Redis | None) -> int:
 async def _repair_mirror(redis: Redis, truths: list[tuple[uuid.UUID, str, int]]) -> int:
     fixes = 0
     for lot_id, vclass, truth in truths:
-        live = await redis.hget(_key(lot_id), vclass)
+        live = await redis.hget(redis_keys.occupancy(lot_id), vclass)
         if live is None or int(live) != truth:
             if live is not None:
                 fixes += 1
                 log.warning("occupancy.redis_drift", lot_id=str(lot_id), vclass=vclass, redis=live, truth=truth)
-            await redis.hset(_key(lot_id), vclass, truth)
-    LANES_ONLINE.set(sum([1 async for _ in redis.scan_iter(match="lane:*:hb", count=500)]))
+            await redis.hset(redis_keys.occupancy(lot_id), vclass, truth)
+    LANES_ONLINE.set(sum([1 async for _ in redis.scan_iter(match=redis_keys.LANE_HEARTBEAT_PATTERN, count=500)]))
     return fixes
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parking.kit import outbox
+from parking.kit import outbox, redis_keys
 from parking.payments import service
 
 
@@ -28,4 +28,4 @@ async def lane_open(db: AsyncSession, payload: dict[str, Any], ctx: outbox.Outbo
     if ctx.redis is None:
         raise RuntimeError("no Redis to publish lane commands on")
     message = {"type": "open", "session_id": payload["session_id"], "reason": payload["reason"]}
-    await ctx.redis.publish(f"lane:{payload['lane_id']}:commands", json.dumps(message))
+    await ctx.redis.publish(redis_keys.lane_commands(payload["lane_id"]), json.dumps(message))
