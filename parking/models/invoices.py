@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, SmallInteger, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,6 +67,16 @@ class Invoice(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = now_col()
     updated_at: Mapped[datetime] = now_col()
+
+    __table_args__ = (
+        # A session's sale is invoiced once, for its fee, whichever payments paid it (migration 0015).
+        Index(
+            "uq_invoices_one_original_per_session",
+            "session_id",
+            unique=True,
+            postgresql_where=text("kind = 'original' AND session_id IS NOT NULL"),
+        ),
+    )
 
 
 class InvoiceEvent(Base):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,7 +25,10 @@ class Payment(Base):
     status: Mapped[str] = mapped_column(String(24))
     method: Mapped[str] = mapped_column(String(16))
     provider: Mapped[str] = mapped_column(String(32))
-    provider_txn_id: Mapped[str | None] = mapped_column(Text)
+    provider_txn_id: Mapped[str | None] = mapped_column(Text)  # the notifier's / provider's own id
+    # The bank's reference of a transfer (SePay `referenceCode`, VNPAY `vnp_BankTranNo`): one transfer
+    # reported by both notifiers is one payment (migration 0015).
+    bank_ref: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     lane_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     lane_waiting: Mapped[bool] = mapped_column(default=False)
@@ -34,6 +37,8 @@ class Payment(Base):
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = now_col()
+
+    __table_args__ = (UniqueConstraint("bank_ref", name="uq_payments_bank_ref"),)
 
 
 class PaymentIntent(Base):
@@ -60,6 +65,8 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    # Part of the refund that gives back money beyond the fee (a credit, never revenue): no adjustment invoice.
+    credit_vnd: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     provider_refund_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = now_col()
 

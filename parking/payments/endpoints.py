@@ -88,8 +88,8 @@ async def notify_vnpay(request: Request, db: DB) -> JSONResponse:
         "underpaid": notif.VNPAY_OK,
         "not_success": notif.VNPAY_OK,
         "duplicate": notif.VNPAY_ALREADY,
-        "orphan": notif.VNPAY_NOT_FOUND,
-        "amount_mismatch": notif.VNPAY_BAD_AMOUNT,
+        "unknown_reference": notif.VNPAY_NOT_FOUND,  # nothing was booked
+        "amount_mismatch": notif.VNPAY_BAD_AMOUNT,  # nothing was booked
     }.get(result.outcome, notif.VNPAY_ERROR)
     return JSONResponse(answer)
 

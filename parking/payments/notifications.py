@@ -47,6 +47,15 @@ class BankCredit:
     candidates: list[str] = field(default_factory=list)  # our references, best first
     content: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    # The bank's own reference of the transfer, the same whichever notifier reports it (SePay
+    # `referenceCode`, VNPAY `vnp_BankTranNo`); None when the notifier gives none.
+    bank_ref: str | None = None
+
+
+def bank_reference(value: object) -> str | None:
+    """Normalise a bank reference (banks and notifiers differ in case and padding); empty means none."""
+    ref = str(value or "").strip().upper()
+    return ref or None
 
 
 # ---------------------------------------------------------------- SePay-style bank transfer
@@ -95,6 +104,7 @@ def parse_sepay(body: bytes) -> BankCredit:
         candidates=unique,
         content=content,
         raw=data,
+        bank_ref=bank_reference(data.get("referenceCode")),
     )
 
 
@@ -139,6 +149,7 @@ def parse_vnpay(params: Mapping[str, str]) -> BankCredit:
         candidates=list(dict.fromkeys([*find_references(ref), ref.upper()])),
         content=params.get("vnp_OrderInfo", ""),
         raw=dict(params),
+        bank_ref=bank_reference(params.get("vnp_BankTranNo")),
     )
 
 

@@ -82,6 +82,9 @@ class QrPayment:
     sepay_id: int
     vnpay_txn_no: str
     created_at: str
+    # The bank's own reference of the transfer (e.g. Vietcombank "FT..."): both notifiers report the same
+    # transfer, SePay as `referenceCode`, VNPAY as `vnp_BankTranNo`; each has its own notification id.
+    bank_ref: str = ""
 
 
 @dataclass
@@ -359,7 +362,7 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
                 "transferType": "in",
                 "transferAmount": qp.amount_vnd,
                 "accumulated": 0,
-                "referenceCode": f"FT{qp.sepay_id:010d}",
+                "referenceCode": qp.bank_ref,
                 "description": "",
             }
             body = json.dumps(data)
@@ -377,7 +380,7 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
                 "vnp_TmnCode": "PARKSIM1",
                 "vnp_Amount": str(qp.amount_vnd * 100),
                 "vnp_BankCode": "NCB",
-                "vnp_BankTranNo": f"VNP{qp.vnpay_txn_no}",
+                "vnp_BankTranNo": qp.bank_ref,
                 "vnp_CardType": "QRCODE",
                 "vnp_OrderInfo": f"Thanh toan gui xe {qp.reference or ''}".strip(),
                 "vnp_PayDate": local.strftime("%Y%m%d%H%M%S"),
@@ -449,6 +452,7 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
                 sepay_id=world.epoch * 100_000 + world.seq,
                 vnpay_txn_no=f"{world.epoch}{world.seq:05d}",
                 created_at=datetime.now(UTC).isoformat(),
+                bank_ref=f"FT{world.epoch % 10**10:010d}{world.seq:06d}",
             )
             world.qr_payments.append(qp)
             batch, delay = apply_faults(build_notifications(qp, body.channel))

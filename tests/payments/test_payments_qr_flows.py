@@ -156,15 +156,14 @@ async def test_replayed_signed_notification_is_idempotent(
         a = await client.post("/v1/payments/notify/sepay", content=sepay["body"], headers=sepay["headers"])
         outcomes.append(a.json()["outcome"])
     assert outcomes == ["confirmed", "duplicate", "duplicate"]
-    # The gateway IPN for the same payment is another provider's transaction: it is money too.
+    # The gateway IPN for the same payment reports the same bank transfer (same bank reference): it is
+    # not money again (issue 13, finding 2), and the gateway is told the order is already confirmed.
     b = await client.get("/v1/payments/notify/vnpay", params=vnp["query"])
-    assert b.json() == {"RspCode": "00", "Message": "Confirm Success"}
+    assert b.json() == {"RspCode": "02", "Message": "Order already confirmed"}
     c = await client.get("/v1/payments/notify/vnpay", params=vnp["query"])
     assert c.json()["RspCode"] == "02"
-    ps = await payments_for(sessionmaker, decision["session_id"])
-    assert len(ps) == 2
-    second = next(p for p in ps if p.provider == "vnpay")
-    assert "unallocated" in second.flags  # paid twice: the excess waits for a refund, nothing is lost
+    [p] = await payments_for(sessionmaker, decision["session_id"])
+    assert p.provider == "sepay" and "unallocated" not in p.flags
     async with sessionmaker() as db:
         assert await repository.receivable_outstanding(db, uuid.UUID(decision["session_id"])) == 0
 
