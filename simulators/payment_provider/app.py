@@ -50,6 +50,8 @@ class SimConfig:
     late_delay_s: float = 2.0
     webhook_attempts: int = 3
     preload: dict[str, int] = field(default_factory=dict)  # token -> balance, e.g. the demo driver's wallet
+    # SePay authenticates a webhook with the one method chosen for it: "apikey" or "hmac".
+    sepay_auth: str = "hmac"
 
 
 @dataclass
@@ -186,14 +188,19 @@ def parse_qr(payload: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ signing (as the real parties do)
 
 
-def sepay_headers(secret: str, body: bytes) -> dict[str, str]:
-    sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"Authorization": f"Apikey {secret}", "X-Signature": sig, "Content-Type": "application/json"}
+def sepay_headers(secret: str, body: bytes, mode: str = "hmac") -> dict[str, str]:
+    """What SePay sends for the webhook's one authentication method (developer.sepay.vn, "Xác thực")."""
+    if mode == "apikey":
+        return {"Authorization": f"Apikey {secret}", "Content-Type": "application/json"}
+    ts = str(int(datetime.now(UTC).timestamp()))
+    sig = "sha256=" + hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-SePay-Timestamp": ts, "X-SePay-Signature": sig, "Content-Type": "application/json"}
 
 
 def vnpay_sign(secret: str, params: dict[str, str]) -> str:
-    items = sorted((k, v) for k, v in params.items() if k not in ("vnp_SecureHash", "vnp_SecureHashType"))
-    data = "&".join(f"{k}={urllib.parse.quote_plus(v)}" for k, v in items)
+    """As VNPAY signs: non-empty fields sorted by name, values form-url-encoded the Java URLEncoder way."""
+    items = sorted((k, v) for k, v in params.items() if k not in ("vnp_SecureHash", "vnp_SecureHashType") and v)
+    data = "&".join(f"{k}={urllib.parse.quote_plus(v, safe='*').replace('~', '%7E')}" for k, v in items)
     return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
 
 
@@ -371,7 +378,7 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
                     "sepay",
                     "POST",
                     "/v1/payments/notify/sepay",
-                    sepay_headers(cfg.secret, body.encode()),
+                    sepay_headers(cfg.secret, body.encode(), cfg.sepay_auth),
                     body=body,
                 )
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -244,7 +245,8 @@ async def test_bad_signatures_are_refused(
         json={"qr_payload": decision["payment"]["qr_payload"], "channel": "both", "deliver": False},
     )
     sepay, vnp = r.json()["notifications"]
-    forged = dict(sepay["headers"], Authorization="Apikey guessed")
+    # The webhook's configured method is HMAC (issue 13.7: one method, as configured): forge its signature.
+    forged = dict(sepay["headers"], **{"X-SePay-Signature": "sha256=" + "0" * 64})
     a = await client.post("/v1/payments/notify/sepay", content=sepay["body"], headers=forged)
     assert a.status_code == 401 and a.json()["error"]["code"] == "bad_signature"
     body = json.loads(sepay["body"])
@@ -281,9 +283,10 @@ async def test_orphan_credit_is_kept_unallocated(
         "referenceCode": "FT1",
     }
     body = json.dumps(s).encode()
+    ts = str(int(time.time()))
     headers = {
-        "Authorization": f"Apikey {SECRET}",
-        "X-Signature": notifications.sepay_signature(SECRET, body),
+        "X-SePay-Timestamp": ts,
+        "X-SePay-Signature": notifications.sepay_hmac_signature(SECRET, ts, body),
         "Content-Type": "application/json",
     }
     r = await client.post("/v1/payments/notify/sepay", content=body, headers=headers)
