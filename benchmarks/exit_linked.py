@@ -181,6 +181,7 @@ def run(args: argparse.Namespace, db_url: str, redis_url: str) -> dict[str, Any]
         PARKING_REDIS_URL=redis_url,
         PARKING_PAYMENTS_PROVIDER_BASE_URL=sim_url,
         PARKING_PAYMENTS_PROVIDER_SECRET=SECRET,
+        PARKING_PAYMENTS_SEPAY_AUTH="hmac",  # the simulator's webhook method
         PARKING_PAYMENTS_SEPAY_API_KEY=SECRET,
         PARKING_PAYMENTS_SEPAY_HMAC_SECRET=SECRET,
         PARKING_PAYMENTS_VNPAY_HASH_SECRET=SECRET,

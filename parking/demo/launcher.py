@@ -30,7 +30,10 @@ def cert_dir(settings: Settings) -> Path:
 
 def simulator_env(settings: Settings) -> dict[str, str]:
     """Settings the API needs to reach the simulators (set before the app starts)."""
+    from parking.payments.demo import notification_env
+
     return {
+        **notification_env(),
         "PARKING_PAYMENTS_PROVIDER_BASE_URL": f"http://127.0.0.1:{PAYMENT_SIM_PORT}",
         "PARKING_INVOICE_PROVIDER_URL": f"http://127.0.0.1:{EINVOICE_SIM_PORT}",
         "PARKING_INVOICE_CERT_DIR": str(cert_dir(settings)),

@@ -21,6 +21,7 @@ import structlog
 from lxml import etree
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import vnplate
@@ -41,6 +42,7 @@ from parking.models import (
     Payment,
     Refund,
 )
+from parking.payments.repository import fee_recognised, receivable_outstanding
 from parking.pricing.vat import VatTable, load_vat_table
 from parking.settings import get_settings
 
@@ -49,6 +51,7 @@ log = structlog.get_logger("parking.invoices")
 TOPIC_TRANSMIT = "invoice.transmit"
 TOPIC_ISSUE = "invoice.issue"  # deferred issuing when the sale cannot be invoiced inside the payment
 INVOICEABLE_PURPOSES = ("session", "debt", "pass")  # an 'orphan' payment is money without a sale
+SESSION_PURPOSES = ("session", "debt")  # payments towards a parking session's fee
 PAYMENT_METHOD_LABEL = {"linked": "Chuyển khoản (tài khoản liên kết)", "vietqr": "Chuyển khoản (VietQR)"}
 
 
@@ -334,6 +337,12 @@ async def receipt_url_for_session(db: AsyncSession, session_id: uuid.UUID, base_
     return lookup_url(base_url, mccqt) if mccqt else None
 
 
+async def original_for_session(db: AsyncSession, session_id: uuid.UUID) -> Invoice | None:
+    return (
+        await db.execute(select(Invoice).where(Invoice.session_id == session_id, Invoice.kind == "original"))
+    ).scalar_one_or_none()
+
+
 async def original_for_payment(db: AsyncSession, payment_id: uuid.UUID) -> Invoice | None:
     return (
         await db.execute(select(Invoice).where(Invoice.payment_id == payment_id, Invoice.kind == "original"))
@@ -355,6 +364,11 @@ async def on_payment_confirmed(
         # A savepoint, so a refusal after the number was taken also gives the number back (no gap).
         async with db.begin_nested():
             return await _issue_original(db, payment_id, buyer)
+    except IntegrityError as e:
+        if "uq_invoices_one_original_per_session" not in str(e):
+            raise
+        # Another payment of the same session, confirmed concurrently, invoiced the sale first.
+        return None
     except (InvoiceConfigError, etree.DocumentInvalid) as e:
         if not defer_on_error:
             raise
@@ -379,6 +393,20 @@ async def _issue_original(db: AsyncSession, payment_id: uuid.UUID, buyer: BuyerD
         )
     if payment.purpose not in INVOICEABLE_PURPOSES:
         return None
+    total = payment.amount_vnd
+    if payment.session_id is not None and payment.purpose in SESSION_PURPOSES:
+        # The invoice is for the session's fee, once, by the payment that settles it: a part payment waits
+        # for the rest, and money beyond the fee (or a second transfer) is a credit, never a parking sale.
+        if await original_for_session(db, payment.session_id) is not None:
+            return None
+        if await receivable_outstanding(db, payment.session_id) > 0:
+            return None
+        fee = await fee_recognised(db, payment.session_id)  # the ledger's fee; the session row's if none
+        if fee is None:
+            ps = await db.get(ParkingSession, payment.session_id)
+            fee = ps.fee_vnd if ps is not None else None
+        if fee is not None:
+            total = fee
     issued_at = payment.confirmed_at or datetime.now(UTC)
     sale = await _sale_of(db, payment, issued_at)
     rate = vat_table().rate_on(sale.service_day).rate_bp
@@ -390,7 +418,7 @@ async def _issue_original(db: AsyncSession, payment_id: uuid.UUID, buyer: BuyerD
         payment=payment,
         sale=sale,
         issued_at=issued_at,
-        total_vnd=payment.amount_vnd,
+        total_vnd=total,
         rate_bp=rate,
         buyer=buyer,
     )
@@ -407,6 +435,9 @@ async def on_refund(db: AsyncSession, refund_id: uuid.UUID) -> Invoice | None:
     refund = await db.get(Refund, refund_id)
     if refund is None:
         raise AppError("refund_not_found", "No such refund.", 404, {"refund_id": str(refund_id)})
+    revenue_vnd = refund.amount_vnd - refund.credit_vnd
+    if revenue_vnd <= 0:
+        return None  # only money beyond the fee went back: the parking sale is unchanged
     original = await original_for_payment(db, refund.payment_id)
     if original is None:
         return None
@@ -423,7 +454,7 @@ async def on_refund(db: AsyncSession, refund_id: uuid.UUID) -> Invoice | None:
         payment=payment,
         sale=sale,
         issued_at=issued_at,
-        total_vnd=-refund.amount_vnd,
+        total_vnd=-revenue_vnd,
         rate_bp=original.vat_rate_bp,  # the rate of the supply being corrected, not today's
         buyer=buyer,
         related=current,

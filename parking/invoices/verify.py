@@ -1,6 +1,10 @@
 """``parking invoices verify --date YYYY-MM-DD``: every paid sale has exactly one invoice, every invoice a
 payment, and no invoice series has a gap or a duplicate. Anyone can run it; the tests run it too.
 
+A parking sale is the SESSION, not the payment: a session paid (in one or several payments, through one or
+both notification channels) has exactly one original invoice whose total is the session's fee, and its
+adjustments point at that original (or its replacement). Monthly passes are checked per payment.
+
 The day is the business day in Asia/Ho_Chi_Minh (GMT+7), the calendar the invoices are dated in.
 """
 
@@ -16,8 +20,9 @@ import typer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parking.invoices.service import INVOICEABLE_PURPOSES
+from parking.invoices.service import INVOICEABLE_PURPOSES, SESSION_PURPOSES
 from parking.invoices.xml import VN_TZ
+from parking.payments.ledger import RECEIVABLE
 
 PAID = ("confirmed", "partially_refunded", "refunded")
 MAX_LISTED = 100  # keep the report readable; counts stay exact
@@ -27,10 +32,12 @@ MAX_LISTED = 100  # keep the report readable; counts stay exact
 class VerifyReport:
     day: str
     payments_checked: int = 0
+    sessions_checked: int = 0
     invoices_checked: int = 0
     series_checked: int = 0
     missing_invoice: list[dict[str, Any]] = field(default_factory=list)  # paid, no original invoice
     extra_invoices: list[dict[str, Any]] = field(default_factory=list)  # paid, more than one original
+    unlinked_adjustments: list[dict[str, Any]] = field(default_factory=list)  # not linked to the sale's invoice
     invoices_without_payment: list[dict[str, Any]] = field(default_factory=list)
     amount_mismatch: list[dict[str, Any]] = field(default_factory=list)
     refunds_without_adjustment: list[dict[str, Any]] = field(default_factory=list)  # succeeded refunds
@@ -39,12 +46,14 @@ class VerifyReport:
     # Not errors of our bookkeeping, but need a person: shown, and do not make the report unclean.
     rejected: list[dict[str, Any]] = field(default_factory=list)
     not_yet_accepted: int = 0
+    sessions_not_settled: int = 0  # part-paid: invoiced once the rest arrives (or the debt is paid)
 
     @property
     def clean(self) -> bool:
         return not (
             self.missing_invoice
             or self.extra_invoices
+            or self.unlinked_adjustments
             or self.invoices_without_payment
             or self.amount_mismatch
             or self.refunds_without_adjustment
@@ -85,6 +94,49 @@ async def verify_day(db: AsyncSession, day: date) -> VerifyReport:
             )
         ).scalar_one()
     )
+    # Per paid session: sessions with a payment confirmed that day, the rest of their money from the ledger.
+    per_session = await _rows(
+        db,
+        """
+        WITH paid AS (
+            SELECT pm.session_id, min(pm.id::text) AS payment_id, count(*) AS payments,
+                   sum(pm.amount_vnd)::bigint AS received_vnd
+              FROM payments pm
+             WHERE pm.status = ANY(:paid) AND pm.purpose = ANY(:session_purposes) AND pm.session_id IS NOT NULL
+               AND pm.confirmed_at >= :start AND pm.confirmed_at < :end
+             GROUP BY pm.session_id
+        ), owed AS (
+            SELECT le.session_id, sum(lp.amount_vnd)::bigint AS outstanding_vnd,
+                   (sum(lp.amount_vnd) FILTER (
+                        WHERE le.kind = 'fee' OR le.reverses_key = 'fee:' || le.session_id::text))::bigint AS fee_vnd
+              FROM ledger_entries le JOIN ledger_postings lp ON lp.entry_id = le.id
+             WHERE lp.account = :receivable AND le.session_id IN (SELECT session_id FROM paid)
+             GROUP BY le.session_id
+        )
+        SELECT paid.session_id, paid.payment_id, paid.payments, paid.received_vnd,
+               coalesce(owed.fee_vnd, ps.fee_vnd) AS fee_vnd,
+               coalesce(owed.outstanding_vnd, 0) AS outstanding_vnd, count(i.id) AS originals,
+               min(i.mccqt) AS mccqt, min(i.total_vnd) AS invoiced_vnd, max(i.total_vnd) AS max_invoiced_vnd
+          FROM paid
+          JOIN parking_sessions ps ON ps.id = paid.session_id
+          LEFT JOIN owed ON owed.session_id = paid.session_id
+          LEFT JOIN invoices i ON i.session_id = paid.session_id AND i.kind = 'original'
+         GROUP BY paid.session_id, paid.payment_id, paid.payments, paid.received_vnd, ps.fee_vnd,
+                  owed.outstanding_vnd, owed.fee_vnd
+        """,
+        **p,
+        session_purposes=list(SESSION_PURPOSES),
+        receivable=RECEIVABLE,
+    )
+    rep.sessions_checked = len(per_session)
+    settled = [r for r in per_session if r["outstanding_vnd"] <= 0 or r["originals"] > 0]
+    rep.sessions_not_settled = len(per_session) - len(settled)
+    rep.missing_invoice = [r for r in settled if r["originals"] == 0][:MAX_LISTED]
+    rep.extra_invoices = [r for r in settled if r["originals"] > 1][:MAX_LISTED]
+    rep.amount_mismatch = [
+        r for r in settled if r["originals"] == 1 and r["fee_vnd"] is not None and r["invoiced_vnd"] != r["fee_vnd"]
+    ][:MAX_LISTED]
+    # Passes (and any other sale without a session): one original per payment, for what was paid.
     per_payment = await _rows(
         db,
         """
@@ -92,16 +144,30 @@ async def verify_day(db: AsyncSession, day: date) -> VerifyReport:
                min(i.mccqt) AS mccqt, min(i.total_vnd) AS invoiced_vnd
           FROM payments pm
           LEFT JOIN invoices i ON i.payment_id = pm.id AND i.kind = 'original'
-         WHERE pm.status = ANY(:paid) AND pm.purpose = ANY(:purposes)
+         WHERE pm.status = ANY(:paid) AND pm.purpose = ANY(:purposes) AND NOT (pm.purpose = ANY(:session_purposes))
            AND pm.confirmed_at >= :start AND pm.confirmed_at < :end
          GROUP BY pm.id
         HAVING count(i.id) <> 1 OR min(i.total_vnd) <> pm.amount_vnd
     """,
         **p,
+        session_purposes=list(SESSION_PURPOSES),
     )
-    rep.missing_invoice = [r for r in per_payment if r["originals"] == 0][:MAX_LISTED]
-    rep.extra_invoices = [r for r in per_payment if r["originals"] > 1][:MAX_LISTED]
-    rep.amount_mismatch = [r for r in per_payment if r["originals"] == 1][:MAX_LISTED]
+    rep.missing_invoice += [r for r in per_payment if r["originals"] == 0][:MAX_LISTED]
+    rep.extra_invoices += [r for r in per_payment if r["originals"] > 1][:MAX_LISTED]
+    rep.amount_mismatch += [r for r in per_payment if r["originals"] == 1][:MAX_LISTED]
+    rep.unlinked_adjustments = await _rows(
+        db,
+        """
+        SELECT a.session_id, a.mccqt, a.related_invoice_id
+          FROM invoices a
+         WHERE a.kind = 'adjustment' AND a.session_id IS NOT NULL
+           AND a.issued_at >= :start AND a.issued_at < :end
+           AND NOT EXISTS (SELECT 1 FROM invoices o WHERE o.id = a.related_invoice_id
+                            AND o.session_id = a.session_id AND o.kind IN ('original', 'replacement'))
+         LIMIT 100
+    """,
+        **p,
+    )
 
     rep.invoices_checked = int(
         (
@@ -127,6 +193,7 @@ async def verify_day(db: AsyncSession, day: date) -> VerifyReport:
           JOIN invoices o ON o.payment_id = r.payment_id AND o.kind = 'original'
           LEFT JOIN invoices a ON a.refund_id = r.id
          WHERE r.created_at >= :start AND r.created_at < :end AND r.status = 'succeeded' AND a.id IS NULL
+           AND r.amount_vnd > r.credit_vnd
          LIMIT 100
     """,
         **p,

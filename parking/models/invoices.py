@@ -67,6 +67,13 @@ class Invoice(Base):
         Index("ix_invoices_driver", "driver_id", "issued_at"),
         Index("ix_invoices_session", "session_id"),
         Index("ix_invoices_pending", "status", postgresql_where=text("status IN ('issued','sent')")),
+        # A session's sale is invoiced once, for its fee, whichever payments paid it (migration 0015).
+        Index(
+            "uq_invoices_one_original_per_session",
+            "session_id",
+            unique=True,
+            postgresql_where=text("kind = 'original' AND session_id IS NOT NULL"),
+        ),
     )
     id: Mapped[uuid.UUID] = uuid_pk()
     kind: Mapped[str] = mapped_column(String(12))

@@ -17,6 +17,8 @@ class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
         UniqueConstraint("provider", "provider_txn_id", name="uq_payments_provider_txn"),
+        # One bank transfer is one payment, whichever notifier reported it (migration 0015).
+        UniqueConstraint("bank_ref", name="uq_payments_bank_ref"),
         # The nightly reconciliation selects a day's payments and joins them to their intents (migration 0020).
         Index("ix_payments_confirmed_at", "confirmed_at"),
         Index("ix_payments_intent_id", "intent_id"),
@@ -31,7 +33,10 @@ class Payment(Base):
     status: Mapped[str] = mapped_column(String(24))
     method: Mapped[str] = mapped_column(String(16))
     provider: Mapped[str] = mapped_column(String(32))
-    provider_txn_id: Mapped[str | None] = mapped_column(Text)
+    provider_txn_id: Mapped[str | None] = mapped_column(Text)  # the notifier's / provider's own id
+    # The bank's reference of a transfer (SePay `referenceCode`, VNPAY `vnp_BankTranNo`): one transfer
+    # reported by both notifiers is one payment (migration 0015).
+    bank_ref: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     lane_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     lane_waiting: Mapped[bool] = mapped_column(default=False)
@@ -76,6 +81,8 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    # Part of the refund that gives back money beyond the fee (a credit, never revenue): no adjustment invoice.
+    credit_vnd: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     provider_refund_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = now_col()
 

@@ -29,8 +29,26 @@ def simulator_command(public_base_url: str, settings: PaymentSettings | None = N
         s.qr_bank_bin,
         "--account",
         s.qr_account,
+        "--sepay-auth",
+        DEMO_SEPAY_AUTH,
         *demo_preload_args(),
     ]
+
+
+DEMO_SEPAY_AUTH = "hmac"  # the demo simulator's webhook uses SePay's HMAC method (one method per webhook)
+
+
+def notification_env() -> dict[str, str]:
+    """The API's side of the demo simulator's notifications (no default secrets in the settings themselves).
+
+    Read fresh (not through the cached settings): the launcher sets these before anything reads them.
+    """
+    secret = PaymentSettings().provider_secret
+    return {
+        "PARKING_PAYMENTS_SEPAY_AUTH": DEMO_SEPAY_AUTH,
+        "PARKING_PAYMENTS_SEPAY_HMAC_SECRET": secret,
+        "PARKING_PAYMENTS_VNPAY_HASH_SECRET": secret,
+    }
 
 
 DEMO_WALLET = "ewl_demo_linked_wallet"

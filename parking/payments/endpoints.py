@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 import uuid
 from typing import Annotated, Any
 
@@ -39,7 +40,15 @@ async def notify_sepay(request: Request, db: DB) -> JSONResponse:
     s = get_payment_settings()
     body = await request.body()
     try:
-        notif.verify_sepay(dict(request.headers), body, api_key=s.sepay_api_key, hmac_secret=s.sepay_hmac_secret)
+        notif.verify_sepay(
+            dict(request.headers),
+            body,
+            mode=s.sepay_auth,
+            api_key=s.sepay_api_key,
+            hmac_secret=s.sepay_hmac_secret,
+            max_skew_s=s.sepay_max_skew_s,
+            now=time.time(),
+        )
         credit = notif.parse_sepay(body)
     except notif.NotificationError as exc:
         try:
@@ -84,8 +93,8 @@ async def notify_vnpay(request: Request, db: DB) -> JSONResponse:
         "underpaid": notif.VNPAY_OK,
         "not_success": notif.VNPAY_OK,
         "duplicate": notif.VNPAY_ALREADY,
-        "orphan": notif.VNPAY_NOT_FOUND,
-        "amount_mismatch": notif.VNPAY_BAD_AMOUNT,
+        "unknown_reference": notif.VNPAY_NOT_FOUND,  # nothing was booked
+        "amount_mismatch": notif.VNPAY_BAD_AMOUNT,  # nothing was booked
     }.get(result.outcome, notif.VNPAY_ERROR)
     return JSONResponse(answer)
 

@@ -95,15 +95,26 @@ def payment_received(
 
 
 def refund_issued(
-    *, refund_id: UUID, payment_id: UUID, session_id: UUID | None, provider: str, amount_vnd: int
+    *,
+    refund_id: UUID,
+    payment_id: UUID,
+    session_id: UUID | None,
+    provider: str,
+    amount_vnd: int,
+    credit_vnd: int = 0,
 ) -> JournalEntry:
-    return JournalEntry(
-        "refund",
-        f"refund:{refund_id}",
-        _pair(REFUNDS, clearing(provider), amount_vnd),
-        session_id=session_id,
-        payment_id=payment_id,
-    )
+    """Money out. `credit_vnd` of it gives back money beyond the fee (debits `unallocated`, never revenue);
+    the rest is contra-revenue (`refunds`)."""
+    if not 0 <= credit_vnd <= amount_vnd:
+        raise LedgerError("credit part outside 0..amount")
+    if amount_vnd <= 0:
+        raise LedgerError("amount must be positive")
+    postings = [Posting(clearing(provider), -amount_vnd)]
+    if credit_vnd:
+        postings.append(Posting(UNALLOCATED, credit_vnd))
+    if amount_vnd - credit_vnd:
+        postings.append(Posting(REFUNDS, amount_vnd - credit_vnd))
+    return JournalEntry("refund", f"refund:{refund_id}", tuple(postings), session_id=session_id, payment_id=payment_id)
 
 
 def reversal(

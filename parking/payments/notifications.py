@@ -1,13 +1,18 @@
 """Parse and verify the two confirmation shapes banks send us. Pure: no I/O, no clock.
 
-1. Bank-transfer webhook, SePay-style (JSON body; see sepayvn/laravel-sepay SePayWebhookData):
-   SePay itself authenticates with `Authorization: Apikey <key>`. A shared API key is not a
-   signature, so we additionally accept/require `X-Signature: sha256=<hex>` = HMAC-SHA256 of the
-   raw body with the shared secret (our simulator sends both; production SePay sends the API key).
-2. Gateway IPN, VNPAY-style: query parameters `vnp_*`; `vnp_SecureHash` = HMAC-SHA512 (hex) over
-   the parameters sorted by name, url-encoded with quote_plus and joined with `&`, excluding
-   `vnp_SecureHash`/`vnp_SecureHashType` (VNPAY's own Python sample does exactly this);
-   `vnp_Amount` is VND ×100.
+1. Bank-transfer webhook, SePay-style (JSON body; see sepayvn/laravel-sepay SePayWebhookData).
+   SePay authenticates a webhook with ONE method, chosen when the webhook is created
+   (developer.sepay.vn/en/sepay-webhooks/xac-thuc); we accept exactly the configured one:
+   `apikey`: `Authorization: Apikey <key>`;
+   `hmac`: `X-SePay-Signature: sha256=<hex HMAC-SHA256 of "{X-SePay-Timestamp}.{raw body}">` with a
+   timestamp (Unix seconds) no more than `max_skew_s` from now (replay protection, as SePay advises).
+   Nothing is accepted without a configured method and its secret: there is no default.
+2. Gateway IPN, VNPAY-style: query parameters `vnp_*`; `vnp_SecureHash` = HMAC-SHA512 (hex) over the
+   non-empty parameters sorted by name, each value form-url-encoded (space as `+`; letters, digits and
+   `*-._` kept; everything else %XX of its UTF-8 bytes, `~` included) and joined with `&`, excluding
+   `vnp_SecureHash`/`vnp_SecureHashType`. That is what VNPAY's Java sample (URLEncoder) and the npm
+   `vnpay` library (URLSearchParams) produce; Python's plain quote_plus differs on `*` and `~` and
+   keeps empty values, which made valid IPNs fail. `vnp_Amount` is VND ×100.
 """
 
 from __future__ import annotations
@@ -45,28 +50,57 @@ class BankCredit:
     candidates: list[str] = field(default_factory=list)  # our references, best first
     content: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    # The bank's own reference of the transfer, the same whichever notifier reports it (SePay
+    # `referenceCode`, VNPAY `vnp_BankTranNo`); None when the notifier gives none.
+    bank_ref: str | None = None
+
+
+def bank_reference(value: object) -> str | None:
+    """Normalise a bank reference (banks and notifiers differ in case and padding); empty means none."""
+    ref = str(value or "").strip().upper()
+    return ref or None
 
 
 # ---------------------------------------------------------------- SePay-style bank transfer
 
 
-def sepay_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+SEPAY_AUTH_MODES = ("apikey", "hmac")
 
 
-def verify_sepay(headers: Mapping[str, str], body: bytes, *, api_key: str | None, hmac_secret: str | None) -> None:
-    """Raise NotificationError unless every configured credential matches (constant-time)."""
-    if not api_key and not hmac_secret:
-        raise NotificationError("not_configured", "no SePay credential configured")
+def sepay_hmac_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """SePay's HMAC-SHA256 over ``{timestamp}.{raw body}``, as sent in ``X-SePay-Signature``."""
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify_sepay(
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    mode: str | None,
+    api_key: str | None,
+    hmac_secret: str | None,
+    now: float,
+    max_skew_s: int = 300,
+) -> None:
+    """Raise NotificationError unless the request carries the configured method's credential (constant-time).
+
+    Only the configured method counts: the other method's headers are neither needed nor enough.
+    """
+    secret = {"apikey": api_key, "hmac": hmac_secret}.get(mode or "")
+    if not secret:
+        raise NotificationError("not_configured", "no SePay authentication method and secret configured")
     lower = {k.lower(): v for k, v in headers.items()}
-    if api_key:
+    if mode == "apikey":
         given = lower.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Apikey {api_key}".encode()):
+        if not hmac.compare_digest(given.encode(), f"Apikey {secret}".encode()):
             raise NotificationError("bad_signature", "Authorization header does not match the API key")
-    if hmac_secret:
-        given = lower.get("x-signature", "")
-        if not hmac.compare_digest(given.encode(), sepay_signature(hmac_secret, body).encode()):
-            raise NotificationError("bad_signature", "X-Signature does not match the body")
+        return
+    timestamp = lower.get("x-sepay-timestamp", "")
+    given = lower.get("x-sepay-signature", "")
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > max_skew_s:
+        raise NotificationError("bad_signature", "X-SePay-Timestamp missing or too far from now (replay?)")
+    if not hmac.compare_digest(given.encode(), sepay_hmac_signature(secret, timestamp, body).encode()):
+        raise NotificationError("bad_signature", "X-SePay-Signature does not match the body")
 
 
 def parse_sepay(body: bytes) -> BankCredit:
@@ -93,6 +127,7 @@ def parse_sepay(body: bytes) -> BankCredit:
         candidates=unique,
         content=content,
         raw=data,
+        bank_ref=bank_reference(data.get("referenceCode")),
     )
 
 
@@ -101,9 +136,18 @@ def parse_sepay(body: bytes) -> BankCredit:
 _VNP_HASH_FIELDS = ("vnp_SecureHash", "vnp_SecureHashType")
 
 
+def _form_encode(value: str) -> str:
+    # application/x-www-form-urlencoded as VNPAY's signer does it; quote_plus keeps `~` and encodes `*`.
+    return urllib.parse.quote_plus(value, safe="*").replace("~", "%7E")
+
+
 def vnpay_sign_data(params: Mapping[str, str]) -> str:
-    items = sorted((k, v) for k, v in params.items() if k.startswith("vnp_") and k not in _VNP_HASH_FIELDS)
-    return "&".join(f"{k}={urllib.parse.quote_plus(str(v))}" for k, v in items)
+    items = sorted(
+        (k, str(v))
+        for k, v in params.items()
+        if k.startswith("vnp_") and k not in _VNP_HASH_FIELDS and v is not None and str(v) != ""
+    )
+    return "&".join(f"{k}={_form_encode(v)}" for k, v in items)
 
 
 def vnpay_secure_hash(secret: str, params: Mapping[str, str]) -> str:
@@ -137,6 +181,7 @@ def parse_vnpay(params: Mapping[str, str]) -> BankCredit:
         candidates=list(dict.fromkeys([*find_references(ref), ref.upper()])),
         content=params.get("vnp_OrderInfo", ""),
         raw=dict(params),
+        bank_ref=bank_reference(params.get("vnp_BankTranNo")),
     )
 
 

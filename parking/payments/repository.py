@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from parking.models import (
     Payment,
     PaymentIntent,
     PaymentMethod,
+    Refund,
 )
 from parking.payments import ledger
 
@@ -70,6 +71,23 @@ async def receivable_outstanding(db: AsyncSession, session_id: uuid.UUID) -> int
         )
     ).scalar_one()
     return int(total)
+
+
+async def fee_recognised(db: AsyncSession, session_id: uuid.UUID) -> int | None:
+    """The fee the ledger recognised for a session (net of reversals); None when it recognised none."""
+    rows = (
+        await db.execute(
+            select(LedgerPosting.amount_vnd)
+            .join(LedgerEntry, LedgerEntry.id == LedgerPosting.entry_id)
+            .where(
+                LedgerEntry.session_id == session_id,
+                LedgerPosting.account == ledger.RECEIVABLE,
+                or_(LedgerEntry.kind == "fee", LedgerEntry.reverses_key == f"fee:{session_id}"),
+            )
+        )
+    ).scalars()
+    amounts = list(rows)
+    return int(sum(amounts)) if amounts else None
 
 
 async def unbalanced_entries(db: AsyncSession) -> list[dict[str, Any]]:
@@ -156,3 +174,32 @@ async def intent_by_references(db: AsyncSession, refs: list[str]) -> PaymentInte
         if ref in by_ref:
             return by_ref[ref]
     return None
+
+
+async def payment_for_transfer(
+    db: AsyncSession, provider: str, provider_txn_id: str, bank_ref: str | None
+) -> uuid.UUID | None:
+    """The payment already booked for this transfer: same notifier id, or same bank reference."""
+    same = [and_(Payment.provider == provider, Payment.provider_txn_id == provider_txn_id)]
+    if bank_ref:
+        same.append(Payment.bank_ref == bank_ref)
+    return (await db.execute(select(Payment.id).where(or_(*same)).limit(1))).scalar()
+
+
+async def credit_left(db: AsyncSession, payment_id: uuid.UUID) -> int:
+    """Money of a payment beyond what it paid (its `unallocated` posting) not yet given back by a refund."""
+    credited = (
+        await db.execute(
+            select(func.coalesce(func.sum(LedgerPosting.amount_vnd), 0))
+            .join(LedgerEntry, LedgerEntry.id == LedgerPosting.entry_id)
+            .where(LedgerEntry.idempotency_key == f"payment:{payment_id}", LedgerPosting.account == ledger.UNALLOCATED)
+        )
+    ).scalar_one()
+    refunded = (
+        await db.execute(
+            select(func.coalesce(func.sum(Refund.credit_vnd), 0)).where(
+                Refund.payment_id == payment_id, Refund.status != "failed"
+            )
+        )
+    ).scalar_one()
+    return max(0, -int(credited) - int(refunded))

@@ -476,7 +476,7 @@ async def background_charge(
 
 @dataclass
 class CreditOutcome:
-    outcome: str  # confirmed | duplicate | orphan | underpaid | amount_mismatch | not_success
+    outcome: str  # confirmed | duplicate | orphan | underpaid | amount_mismatch | not_success | unknown_reference
     payment_id: uuid.UUID | None = None
     opened_lane: bool = False
 
@@ -518,18 +518,18 @@ async def log_rejected(db: AsyncSession, provider: str, reason: str, payload: di
 
 
 async def _apply_credit(db: AsyncSession, credit: BankCredit, now: datetime, strict: bool) -> CreditOutcome:
-    existing = (
-        await db.execute(
-            select(Payment.id).where(
-                Payment.provider == credit.provider, Payment.provider_txn_id == credit.provider_txn_id
-            )
-        )
-    ).scalar()
+    # One transfer is one payment whichever notifier reports it: the notifier's own id catches its
+    # redeliveries, the bank's reference catches the same transfer reported by the other channel.
+    existing = await repo.payment_for_transfer(db, credit.provider, credit.provider_txn_id, credit.bank_ref)
     if existing is not None:
         return CreditOutcome("duplicate", existing)
     if not credit.success:
         return CreditOutcome("not_success")
     intent = await repo.intent_by_references(db, credit.candidates)
+    if intent is None and strict:
+        # A gateway can be told "order not found" (it does not settle it), so nothing is booked and the
+        # answer says exactly that. A bank transfer cannot be refused: it is booked as an orphan below.
+        return CreditOutcome("unknown_reference")
     if intent is not None and strict and credit.amount_vnd != intent.amount_vnd:
         return CreditOutcome("amount_mismatch")
     payment_id = uuid.uuid4()
@@ -554,21 +554,17 @@ async def _apply_credit(db: AsyncSession, credit: BankCredit, now: datetime, str
                 method="vietqr",
                 provider=credit.provider,
                 provider_txn_id=credit.provider_txn_id,
+                bank_ref=credit.bank_ref,
                 flags=flags,
                 raw=credit.raw,
             )
-            .on_conflict_do_nothing(index_elements=["provider", "provider_txn_id"])
+            # Any of the unique keys (notifier id, bank reference): a concurrent report of the same transfer.
+            .on_conflict_do_nothing()
             .returning(Payment.id)
         )
     ).scalar_one_or_none()
-    if inserted is None:  # the same notification, delivered concurrently
-        dup = (
-            await db.execute(
-                select(Payment.id).where(
-                    Payment.provider == credit.provider, Payment.provider_txn_id == credit.provider_txn_id
-                )
-            )
-        ).scalar()
+    if inserted is None:  # the same transfer, reported concurrently (same or other channel)
+        dup = await repo.payment_for_transfer(db, credit.provider, credit.provider_txn_id, credit.bank_ref)
         return CreditOutcome("duplicate", dup)
     payment = (await db.execute(select(Payment).where(Payment.id == payment_id))).scalar_one()
     done = await confirm(db, payment, provider_txn_id=credit.provider_txn_id, now=now)
@@ -712,10 +708,13 @@ async def refund(db: AsyncSession, *, payment_id: uuid.UUID, amount_vnd: int, re
             409,
             {"refundable_vnd": p.amount_vnd - p.refunded_vnd},
         )
+    # Money beyond the fee is given back first: it is a credit, so that part is not a correction of revenue.
+    credit_vnd = min(amount_vnd, await repo.credit_left(db, p.id))
     r = Refund(
         id=uuid.uuid4(),
         payment_id=p.id,
         amount_vnd=amount_vnd,
+        credit_vnd=credit_vnd,
         reason=reason.strip(),
         actor=actor,
         status="pending",
@@ -732,6 +731,7 @@ async def refund(db: AsyncSession, *, payment_id: uuid.UUID, amount_vnd: int, re
             session_id=p.session_id,
             provider=p.provider,
             amount_vnd=amount_vnd,
+            credit_vnd=credit_vnd,
         ),
     )
     await audit(
@@ -740,7 +740,7 @@ async def refund(db: AsyncSession, *, payment_id: uuid.UUID, amount_vnd: int, re
         action="payment.refund",
         entity="payment",
         entity_id=str(p.id),
-        data={"refund_id": str(r.id), "amount_vnd": amount_vnd, "reason": r.reason},
+        data={"refund_id": str(r.id), "amount_vnd": amount_vnd, "credit_vnd": credit_vnd, "reason": r.reason},
     )
     await outbox.enqueue(db, TOPIC_REFUND, {"refund_id": str(r.id)}, key=f"refund:{r.id}")
     return r

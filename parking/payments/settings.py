@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,10 +20,13 @@ class PaymentSettings(BaseSettings):
     charge_deadline_s: float = Field(1.5, gt=0)
     default_deferred_limit_vnd: int = Field(300_000, ge=0)
 
-    # Bank-side confirmation credentials. Unset → that notification shape is refused.
-    sepay_api_key: str | None = "dev-provider-secret"
-    sepay_hmac_secret: str | None = "dev-provider-secret"
-    vnpay_hash_secret: str | None = "dev-provider-secret"
+    # Bank-side confirmation credentials, no defaults: unset → that notification shape is refused.
+    # SePay: the ONE authentication method chosen for the webhook in SePay's dashboard, and its secret.
+    sepay_auth: Literal["apikey", "hmac"] | None = None
+    sepay_api_key: str | None = None
+    sepay_hmac_secret: str | None = None
+    sepay_max_skew_s: int = Field(300, gt=0)  # X-SePay-Timestamp drift accepted (SePay advises 5 minutes)
+    vnpay_hash_secret: str | None = None
 
     # The account dynamic VietQRs point at (operator's collection account).
     qr_bank_bin: str = "970436"

@@ -15,6 +15,7 @@ def main() -> None:
     p.add_argument("--port", type=int, default=8100)
     p.add_argument("--webhook-url", default=None, help="base URL of the parking API (paths are appended)")
     p.add_argument("--secret", default="dev-provider-secret", help="API bearer, SePay API key/HMAC, VNPAY hash")
+    p.add_argument("--sepay-auth", choices=("apikey", "hmac"), default="hmac", help="the webhook's one auth method")
     p.add_argument("--bank-bin", default="970436")
     p.add_argument("--account", default="0011001234567")
     p.add_argument("--timeout-hang-s", type=float, default=30.0)
@@ -36,6 +37,7 @@ def main() -> None:
         timeout_hang_s=a.timeout_hang_s,
         late_delay_s=a.late_delay_s,
         preload=preload,
+        sepay_auth=a.sepay_auth,
     )
     uvicorn.run(create_app(cfg), host=a.host, port=a.port, log_level="warning", access_log=False)
 

@@ -50,6 +50,8 @@ class SimConfig:
     late_delay_s: float = 2.0
     webhook_attempts: int = 3
     preload: dict[str, int] = field(default_factory=dict)  # token -> balance, e.g. the demo driver's wallet
+    # SePay authenticates a webhook with the one method chosen for it: "apikey" or "hmac".
+    sepay_auth: str = "hmac"
 
 
 @dataclass
@@ -82,6 +84,9 @@ class QrPayment:
     sepay_id: int
     vnpay_txn_no: str
     created_at: str
+    # The bank's own reference of the transfer (e.g. Vietcombank "FT..."): both notifiers report the same
+    # transfer, SePay as `referenceCode`, VNPAY as `vnp_BankTranNo`; each has its own notification id.
+    bank_ref: str = ""
 
 
 @dataclass
@@ -183,14 +188,19 @@ def parse_qr(payload: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ signing (as the real parties do)
 
 
-def sepay_headers(secret: str, body: bytes) -> dict[str, str]:
-    sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"Authorization": f"Apikey {secret}", "X-Signature": sig, "Content-Type": "application/json"}
+def sepay_headers(secret: str, body: bytes, mode: str = "hmac") -> dict[str, str]:
+    """What SePay sends for the webhook's one authentication method (developer.sepay.vn, "Xác thực")."""
+    if mode == "apikey":
+        return {"Authorization": f"Apikey {secret}", "Content-Type": "application/json"}
+    ts = str(int(datetime.now(UTC).timestamp()))
+    sig = "sha256=" + hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-SePay-Timestamp": ts, "X-SePay-Signature": sig, "Content-Type": "application/json"}
 
 
 def vnpay_sign(secret: str, params: dict[str, str]) -> str:
-    items = sorted((k, v) for k, v in params.items() if k not in ("vnp_SecureHash", "vnp_SecureHashType"))
-    data = "&".join(f"{k}={urllib.parse.quote_plus(v)}" for k, v in items)
+    """As VNPAY signs: non-empty fields sorted by name, values form-url-encoded the Java URLEncoder way."""
+    items = sorted((k, v) for k, v in params.items() if k not in ("vnp_SecureHash", "vnp_SecureHashType") and v)
+    data = "&".join(f"{k}={urllib.parse.quote_plus(v, safe='*').replace('~', '%7E')}" for k, v in items)
     return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
 
 
@@ -359,7 +369,7 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
                 "transferType": "in",
                 "transferAmount": qp.amount_vnd,
                 "accumulated": 0,
-                "referenceCode": f"FT{qp.sepay_id:010d}",
+                "referenceCode": qp.bank_ref,
                 "description": "",
             }
             body = json.dumps(data)
@@ -368,7 +378,7 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
                     "sepay",
                     "POST",
                     "/v1/payments/notify/sepay",
-                    sepay_headers(cfg.secret, body.encode()),
+                    sepay_headers(cfg.secret, body.encode(), cfg.sepay_auth),
                     body=body,
                 )
             )
@@ -377,7 +387,7 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
                 "vnp_TmnCode": "PARKSIM1",
                 "vnp_Amount": str(qp.amount_vnd * 100),
                 "vnp_BankCode": "NCB",
-                "vnp_BankTranNo": f"VNP{qp.vnpay_txn_no}",
+                "vnp_BankTranNo": qp.bank_ref,
                 "vnp_CardType": "QRCODE",
                 "vnp_OrderInfo": f"Thanh toan gui xe {qp.reference or ''}".strip(),
                 "vnp_PayDate": local.strftime("%Y%m%d%H%M%S"),
@@ -449,6 +459,7 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
                 sepay_id=world.epoch * 100_000 + world.seq,
                 vnpay_txn_no=f"{world.epoch}{world.seq:05d}",
                 created_at=datetime.now(UTC).isoformat(),
+                bank_ref=f"FT{world.epoch % 10**10:010d}{world.seq:06d}",
             )
             world.qr_payments.append(qp)
             batch, delay = apply_faults(build_notifications(qp, body.channel))

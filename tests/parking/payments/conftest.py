@@ -49,6 +49,7 @@ def payment_sim_url(live_server: Any) -> Iterator[str]:
                 provider_base_url=url,
                 provider_secret=SECRET,
                 charge_deadline_s=1.0,
+                sepay_auth="hmac",  # the simulator's webhook uses SePay's HMAC method
                 sepay_api_key=SECRET,
                 sepay_hmac_secret=SECRET,
                 vnpay_hash_secret=SECRET,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -37,11 +38,8 @@ def sepay_body(**over: object) -> bytes:
 
 def test_sepay_parse_and_verify() -> None:
     body = sepay_body()
-    headers = {
-        "Authorization": f"Apikey {SECRET}",
-        "X-Signature": notifications.sepay_signature(SECRET, body),
-    }
-    notifications.verify_sepay(headers, body, api_key=SECRET, hmac_secret=SECRET)
+    headers = {"Authorization": f"Apikey {SECRET}"}  # SePay's API-key method, exactly as documented
+    notifications.verify_sepay(headers, body, mode="apikey", api_key=SECRET, hmac_secret=None, now=time.time())
     credit = notifications.parse_sepay(body)
     assert credit.provider_txn_id == "92704" and credit.amount_vnd == 25000 and credit.success
     assert credit.candidates == ["PK7F3K9Q2M"]
@@ -51,12 +49,22 @@ def test_sepay_parse_and_verify() -> None:
 def test_sepay_bad_key_and_bad_hmac() -> None:
     body = sepay_body()
     with pytest.raises(NotificationError) as e:
-        notifications.verify_sepay({"Authorization": "Apikey nope"}, body, api_key=SECRET, hmac_secret=None)
+        notifications.verify_sepay(
+            {"Authorization": "Apikey nope"}, body, mode="apikey", api_key=SECRET, hmac_secret=None, now=time.time()
+        )
     assert e.value.code == "bad_signature"
     tampered = sepay_body(transferAmount=2500000)
-    sig = notifications.sepay_signature(SECRET, body)
+    ts = str(int(time.time()))
+    sig = notifications.sepay_hmac_signature(SECRET, ts, body)
     with pytest.raises(NotificationError):
-        notifications.verify_sepay({"X-Signature": sig}, tampered, api_key=None, hmac_secret=SECRET)
+        notifications.verify_sepay(
+            {"X-SePay-Signature": sig, "X-SePay-Timestamp": ts},
+            tampered,
+            mode="hmac",
+            api_key=None,
+            hmac_secret=SECRET,
+            now=time.time(),
+        )
 
 
 def test_sepay_malformed() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -156,15 +157,14 @@ async def test_replayed_signed_notification_is_idempotent(
         a = await client.post("/v1/payments/notify/sepay", content=sepay["body"], headers=sepay["headers"])
         outcomes.append(a.json()["outcome"])
     assert outcomes == ["confirmed", "duplicate", "duplicate"]
-    # The gateway IPN for the same payment is another provider's transaction: it is money too.
+    # The gateway IPN for the same payment reports the same bank transfer (same bank reference): it is
+    # not money again (issue 13, finding 2), and the gateway is told the order is already confirmed.
     b = await client.get("/v1/payments/notify/vnpay", params=vnp["query"])
-    assert b.json() == {"RspCode": "00", "Message": "Confirm Success"}
+    assert b.json() == {"RspCode": "02", "Message": "Order already confirmed"}
     c = await client.get("/v1/payments/notify/vnpay", params=vnp["query"])
     assert c.json()["RspCode"] == "02"
-    ps = await payments_for(sessionmaker, decision["session_id"])
-    assert len(ps) == 2
-    second = next(p for p in ps if p.provider == "vnpay")
-    assert "unallocated" in second.flags  # paid twice: the excess waits for a refund, nothing is lost
+    [p] = await payments_for(sessionmaker, decision["session_id"])
+    assert p.provider == "sepay" and "unallocated" not in p.flags
     async with sessionmaker() as db:
         assert await repository.receivable_outstanding(db, uuid.UUID(decision["session_id"])) == 0
 
@@ -245,7 +245,8 @@ async def test_bad_signatures_are_refused(
         json={"qr_payload": decision["payment"]["qr_payload"], "channel": "both", "deliver": False},
     )
     sepay, vnp = r.json()["notifications"]
-    forged = dict(sepay["headers"], Authorization="Apikey guessed")
+    # The webhook's configured method is HMAC (issue 13.7: one method, as configured): forge its signature.
+    forged = dict(sepay["headers"], **{"X-SePay-Signature": "sha256=" + "0" * 64})
     a = await client.post("/v1/payments/notify/sepay", content=sepay["body"], headers=forged)
     assert a.status_code == 401 and a.json()["error"]["code"] == "bad_signature"
     body = json.loads(sepay["body"])
@@ -282,9 +283,10 @@ async def test_orphan_credit_is_kept_unallocated(
         "referenceCode": "FT1",
     }
     body = json.dumps(s).encode()
+    ts = str(int(time.time()))
     headers = {
-        "Authorization": f"Apikey {SECRET}",
-        "X-Signature": notifications.sepay_signature(SECRET, body),
+        "X-SePay-Timestamp": ts,
+        "X-SePay-Signature": notifications.sepay_hmac_signature(SECRET, ts, body),
         "Content-Type": "application/json",
     }
     r = await client.post("/v1/payments/notify/sepay", content=body, headers=headers)
