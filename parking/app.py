@@ -30,6 +30,7 @@ from parking.lots.endpoints import router as lots_router
 from parking.occupancy.service import repair
 from parking.payments.demo import expire_unpaid_qrs
 from parking.payments.endpoints import router as payments_router
+from parking.places.endpoints import router as places_router
 from parking.quotes.endpoints import router as quotes_router
 from parking.sessions.fees import load_book
 from parking.settings import Settings, get_settings
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         payments_router,
         drivers_router,
         invoices_router,
+        places_router,
     ):
         app.include_router(router)
 
