@@ -14,7 +14,9 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 import parking.invoices.tasks  # noqa: F401  (registers the invoice outbox handlers)
+from parking.drivers.endpoints import operator_router as drivers_operator_router
 from parking.drivers.endpoints import router as drivers_router
+from parking.drivers.endpoints import sessions_router as fee_proof_router
 from parking.gate.endpoints import router as gate_router
 from parking.health.endpoints import router as health_router
 from parking.invoices.endpoints import router as invoices_router
@@ -117,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         drivers_router,
         invoices_router,
         places_router,
+        fee_proof_router,
+        drivers_operator_router,
     ):
         app.include_router(router)
 

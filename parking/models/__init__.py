@@ -5,7 +5,7 @@ Everything is imported here so that ``Base.metadata`` (Alembic's autogenerate, t
 
 from parking.models.audit import AuditLog
 from parking.models.base import Base
-from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod
+from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod, VehicleClaim
 from parking.models.invoices import Invoice, InvoiceBuyerProfile, InvoiceEvent, InvoiceSeries
 from parking.models.ledger import LedgerEntry, LedgerPosting
 from parking.models.operators import VEHICLE_CLASSES, Lane, Lot, LotCapacity, Operator
@@ -42,4 +42,5 @@ __all__ = [
     "PaymentNotification",
     "Refund",
     "Vehicle",
+    "VehicleClaim",
 ]
