@@ -14,6 +14,8 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 import parking.invoices.tasks  # noqa: F401  (registers the invoice outbox handlers)
+from parking.disputes.endpoints import operator_router as disputes_operator_router
+from parking.disputes.endpoints import router as disputes_router
 from parking.drivers.endpoints import operator_router as drivers_operator_router
 from parking.drivers.endpoints import router as drivers_router
 from parking.drivers.endpoints import sessions_router as fee_proof_router
@@ -121,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         places_router,
         fee_proof_router,
         drivers_operator_router,
+        disputes_router,
+        disputes_operator_router,
     ):
         app.include_router(router)
 

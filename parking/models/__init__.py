@@ -5,6 +5,7 @@ Everything is imported here so that ``Base.metadata`` (Alembic's autogenerate, t
 
 from parking.models.audit import AuditLog
 from parking.models.base import Base
+from parking.models.disputes import Dispute, LotReport
 from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod, VehicleClaim
 from parking.models.invoices import Invoice, InvoiceBuyerProfile, InvoiceEvent, InvoiceSeries
 from parking.models.ledger import LedgerEntry, LedgerPosting
@@ -18,6 +19,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Debt",
+    "Dispute",
     "Driver",
     "DriverToken",
     "DriverVehicle",
@@ -32,6 +34,7 @@ __all__ = [
     "LedgerPosting",
     "Lot",
     "LotCapacity",
+    "LotReport",
     "MonthlyPass",
     "Operator",
     "OutboxMessage",
