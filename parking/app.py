@@ -14,6 +14,9 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 import parking.invoices.tasks  # noqa: F401  (registers the invoice outbox handlers)
+from parking.city import service as city
+from parking.city.endpoints import operator_router as city_operator_router
+from parking.city.endpoints import router as city_router
 from parking.disputes.endpoints import operator_router as disputes_operator_router
 from parking.disputes.endpoints import router as disputes_router
 from parking.drivers.endpoints import operator_router as drivers_operator_router
@@ -89,6 +92,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_instances=1,
                 coalesce=True,
             )
+
+            async def city_availability_job() -> None:
+                async with transaction(sm) as db:
+                    sent = await city.availability_changes(db, redis)
+                await city.mark_sent(redis, sent)
+
+            scheduler.add_job(
+                city_availability_job,
+                "interval",
+                seconds=settings.city_availability_interval_s,
+                id="city-availability",
+                max_instances=1,
+                coalesce=True,
+            )
             scheduler.start()
         log.info("parking.started", outbox_topics=outbox.registered_topics())
         try:
@@ -125,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         drivers_operator_router,
         disputes_router,
         disputes_operator_router,
+        city_router,
+        city_operator_router,
     ):
         app.include_router(router)
 

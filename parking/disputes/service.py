@@ -225,6 +225,19 @@ async def report(
     r = LotReport(id=uuid.uuid4(), lot_id=lot.id, driver_id=driver.id, kind=kind, stars=stars, comment=comment.strip())
     db.add(r)
     await db.flush()
+    if kind != "rating":  # a problem report is an alert: to the operator's queue and the city's webhooks
+        from parking.city.service import enqueue_event
+
+        await enqueue_event(
+            db,
+            "alert",
+            {
+                "placeId": lot.code,
+                "kind": kind,
+                "comment": r.comment,
+                "reported_at": datetime.now(UTC).isoformat(),
+            },
+        )
     return r
 
 

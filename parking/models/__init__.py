@@ -5,6 +5,7 @@ Everything is imported here so that ``Base.metadata`` (Alembic's autogenerate, t
 
 from parking.models.audit import AuditLog
 from parking.models.base import Base
+from parking.models.city import CityClient, CityWebhook, CityWebhookDelivery
 from parking.models.disputes import Dispute, LotReport
 from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod, VehicleClaim
 from parking.models.invoices import Invoice, InvoiceBuyerProfile, InvoiceEvent, InvoiceSeries
@@ -18,6 +19,9 @@ __all__ = [
     "VEHICLE_CLASSES",
     "AuditLog",
     "Base",
+    "CityClient",
+    "CityWebhook",
+    "CityWebhookDelivery",
     "Debt",
     "Dispute",
     "Driver",
