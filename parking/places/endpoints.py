@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
 from parking.drivers.settings import get_driver_settings
+from parking.forecast import service as forecast_service
 from parking.kit import ratelimit
 from parking.kit.deps import DB, State
 from parking.places import service
@@ -49,3 +50,22 @@ async def places(
         limit=limit,
     )
     return PlacesOut.model_validate(out)
+
+
+@router.get(
+    "/v1/places/{code}/forecast",
+    summary="Will it still be free when I arrive? Free spaces 15-60 min ahead with an 80% band",
+    description="Learnt from the lot's own history (time of day, day of week, recent trend); see docs/forecast.md "
+    "for its accuracy against naive baselines.",
+)
+async def place_forecast(
+    code: str,
+    request: Request,
+    db: DB,
+    state: State,
+    vehicle_class: Annotated[str, Query(pattern="^(bicycle|motorbike|car_small|car_large)$")],
+) -> dict[str, Any]:
+    await ratelimit.check(
+        state.redis, "places", ratelimit.client_key(request), get_driver_settings().places_rate_per_minute
+    )
+    return await forecast_service.forecast(db, state.redis, code, vehicle_class)
