@@ -14,7 +14,14 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 import parking.invoices.tasks  # noqa: F401  (registers the invoice outbox handlers)
+from parking.city import service as city
+from parking.city.endpoints import operator_router as city_operator_router
+from parking.city.endpoints import router as city_router
+from parking.disputes.endpoints import operator_router as disputes_operator_router
+from parking.disputes.endpoints import router as disputes_router
+from parking.drivers.endpoints import operator_router as drivers_operator_router
 from parking.drivers.endpoints import router as drivers_router
+from parking.drivers.endpoints import sessions_router as fee_proof_router
 from parking.gate.endpoints import router as gate_router
 from parking.health.endpoints import router as health_router
 from parking.invoices.endpoints import router as invoices_router
@@ -32,6 +39,7 @@ from parking.occupancy.endpoints import router as occupancy_router
 from parking.occupancy.service import repair
 from parking.payments.demo import expire_unpaid_qrs
 from parking.payments.endpoints import router as payments_router
+from parking.places.endpoints import router as places_router
 from parking.quotes.endpoints import router as quotes_router
 from parking.sessions.fees import load_book
 from parking.settings import Settings, get_settings
@@ -86,6 +94,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_instances=1,
                 coalesce=True,
             )
+
+            async def city_availability_job() -> None:
+                async with transaction(sm) as db:
+                    sent = await city.availability_changes(db, redis)
+                await city.mark_sent(redis, sent)
+
+            scheduler.add_job(
+                city_availability_job,
+                "interval",
+                seconds=settings.city_availability_interval_s,
+                id="city-availability",
+                max_instances=1,
+                coalesce=True,
+            )
             scheduler.start()
         log.info("parking.started", outbox_topics=outbox.registered_topics())
         try:
@@ -119,6 +141,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         payments_router,
         drivers_router,
         invoices_router,
+        places_router,
+        fee_proof_router,
+        drivers_operator_router,
+        disputes_router,
+        disputes_operator_router,
+        city_router,
+        city_operator_router,
     ):
         app.include_router(router)
 

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     max_image_bytes: int = 512 * 1024
     lane_offline_after_s: int = 30
     occupancy_repair_interval_s: int = 60
+    city_availability_interval_s: float = 10.0  # availability-change webhooks of the city feed
     outbox_poll_interval_s: float = 0.2
     run_background: bool = True  # outbox worker and repair loop inside the API process
     # Topics this instance's outbox worker leaves to other workers (e.g. a dedicated e-invoice sender).

@@ -28,6 +28,7 @@ __all__ = [
     "Plate",
     "PlateKind",
     "correct",
+    "display",
     "is_plausible",
     "normalize",
     "parse",
@@ -280,3 +281,17 @@ def correct(raw: str, kind_hint: str | None = None) -> tuple[str, float] | None:
     if best is None:
         return None
     return best[1], round(best[0], 2)
+
+
+def display(text: str, vehicle_class: str | None = None) -> str:
+    """How a plate is printed on the vehicle, for every screen, receipt and page that shows one.
+
+    The vehicle class decides the layout of plates that fit both (``54Y93476``: a motorbike's ``54-Y9 3476``,
+    a car's ``54Y-934.76``); without it the grammar's own preference applies. A string that is no plate is
+    shown as given (upper-cased), never guessed.
+    """
+    hint = None
+    if vehicle_class:
+        hint = "moto" if vehicle_class in ("motorbike", "bicycle", "moto") else "car"
+    plate = parse(text, kind_hint=hint)
+    return plate.canonical if plate is not None else text.strip().upper()

@@ -19,6 +19,7 @@ from parking.settings import Settings
 
 PAYMENT_SIM_PORT = 8100
 EINVOICE_SIM_PORT = 8790
+IDENTITY_SIM_PORT = 8300  # the city's sign-in (OpenID Connect), simulated
 DISPLAY_BASE_PORT = 8091
 DEMO_FPS = 0.2  # one vehicle every 5 s per lane
 EXIT_DELAY_S = 40.0
@@ -37,6 +38,7 @@ def simulator_env(settings: Settings) -> dict[str, str]:
         "PARKING_PAYMENTS_PROVIDER_BASE_URL": f"http://127.0.0.1:{PAYMENT_SIM_PORT}",
         "PARKING_INVOICE_PROVIDER_URL": f"http://127.0.0.1:{EINVOICE_SIM_PORT}",
         "PARKING_INVOICE_CERT_DIR": str(cert_dir(settings)),
+        "PARKING_DRIVERS_OIDC_ISSUER": f"http://127.0.0.1:{IDENTITY_SIM_PORT}",
     }
 
 
@@ -47,7 +49,12 @@ def simulator_commands(settings: Settings) -> list[tuple[str, list[str]]]:
         sys.executable, "-m", "simulators.einvoice_provider",
         "--port", str(EINVOICE_SIM_PORT), "--cert-dir", str(cert_dir(settings)),
     ]  # fmt: skip
-    return [simulator_command(settings.public_base_url), ("einvoice-provider", einvoice)]
+    identity = [sys.executable, "-m", "simulators.identity_provider", "--port", str(IDENTITY_SIM_PORT)]
+    return [
+        simulator_command(settings.public_base_url),
+        ("einvoice-provider", einvoice),
+        ("identity-provider", identity),
+    ]
 
 
 def payer_command(seeded: dict[str, Any]) -> tuple[str, list[str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ class LotSpec:
     zone: str
     capacities: dict[str, int]
     lanes: tuple[tuple[str, str, str], ...]  # (code, direction, vehicle class)
+    hours: tuple[time, time] | None = None  # local opening and closing time; None: around the clock
 
 
 DEMO_OPERATOR = {
@@ -65,6 +67,7 @@ DEMO_LOTS = (
         "urban",
         {"motorbike": 300, "bicycle": 40},
         (("E1", "entry", "motorbike"), ("X1", "exit", "motorbike")),
+        (time(6), time(23)),
     ),
 )
 
@@ -105,6 +108,8 @@ async def seed_demo(db: AsyncSession, known: dict[str, str]) -> dict[str, Any]:
                 longitude=Decimal(spec.lon),
                 tariff_id=spec.tariff_id,
                 tariff_zone=spec.zone,
+                opens_at=spec.hours[0] if spec.hours else None,
+                closes_at=spec.hours[1] if spec.hours else None,
             )
             db.add(lot)
             await db.flush()

@@ -53,7 +53,11 @@ async def issue_token(db: AsyncSession, driver_id: uuid.UUID, ttl_days: int) -> 
 async def current_driver(db: DB, authorization: Annotated[str | None, Header()] = None) -> Driver:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise AppError("unauthorized", "Log in and send 'Authorization: Bearer <token>'.", 401)
-    h = token_hash(authorization[7:].strip())
+    return await driver_for_token(db, authorization[7:].strip())
+
+
+async def driver_for_token(db: AsyncSession, token: str) -> Driver:
+    h = token_hash(token)
     row = (
         await db.execute(
             select(Driver, DriverToken.expires_at)

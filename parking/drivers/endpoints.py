@@ -5,18 +5,49 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Path, Response
 from sqlalchemy import select
 
+from parking.drivers import proof, service
 from parking.drivers import schemas as S
-from parking.drivers import service
-from parking.drivers.auth import CurrentDriver
+from parking.drivers.auth import CurrentDriver, issue_token
+from parking.drivers.oidc import verify_id_token
+from parking.drivers.settings import get_driver_settings
+from parking.drivers.staff import Staff
 from parking.kit.deps import DB, State
 from parking.kit.errors import AppError
-from parking.models import Debt, DriverVehicle, MonthlyPass, PaymentMethod
+from parking.models import Debt, DriverVehicle, MonthlyPass, PaymentMethod, VehicleClaim
 from parking.payments import service as payments
+from parking.payments.settings import get_payment_settings
 
 router = APIRouter(prefix="/v1/drivers", tags=["drivers"])
+sessions_router = APIRouter(tags=["fee proof"])
+operator_router = APIRouter(prefix="/v1/operator", tags=["operator: drivers"])
+
+
+def _vehicle_out(v: DriverVehicle) -> S.VehicleOut:
+    return S.VehicleOut(
+        id=v.id,
+        plate=v.plate,
+        plate_display=service.display_plate(v.plate, v.vehicle_class),
+        vehicle_class=v.vehicle_class,
+        verified_by=v.verified_by,
+        history_from=v.history_from,
+    )
+
+
+def _claim_out(c: VehicleClaim) -> S.ClaimOut:
+    return S.ClaimOut(
+        id=c.id,
+        plate=c.plate,
+        plate_display=service.display_plate(c.plate, c.vehicle_class),
+        vehicle_class=c.vehicle_class,
+        status=c.status,
+        note=c.note,
+        decision_reason=c.decision_reason,
+        created_at=c.created_at,
+        decided_at=c.decided_at,
+    )
 
 
 def _driver_out(d: Any) -> S.DriverOut:
@@ -74,16 +105,47 @@ async def me(driver: CurrentDriver) -> S.DriverOut:
     return _driver_out(driver)
 
 
-@router.post("/me/vehicles", response_model=S.VehicleOut, status_code=201)
-async def add_vehicle(body: S.VehicleIn, db: DB, driver: CurrentDriver) -> S.VehicleOut:
-    v = await service.add_vehicle(db, driver, plate=body.plate, vehicle_class=body.vehicle_class)
-    return S.VehicleOut(id=v.id, plate=v.plate, vehicle_class=v.vehicle_class)
+@router.post(
+    "/oidc/token",
+    response_model=S.OidcSignInOut,
+    summary="Sign in with an ID token of the city's identity provider (OpenID Connect)",
+    responses={401: {"description": "The ID token is not valid (signature, issuer, audience, expiry)"}},
+)
+async def oidc_sign_in(body: S.OidcSignInIn, db: DB) -> S.OidcSignInOut:
+    identity = await verify_id_token(body.id_token, get_driver_settings())
+    driver, linked = await service.sign_in_with_identity(db, identity)
+    token, expires = await issue_token(db, driver.id, get_payment_settings().driver_token_ttl_days)
+    return S.OidcSignInOut(
+        access_token=token, expires_at=expires, driver=_driver_out(driver), vehicles=[_vehicle_out(v) for v in linked]
+    )
+
+
+@router.post(
+    "/me/vehicles",
+    response_model=S.VehicleOut | S.ClaimOut,
+    status_code=201,
+    summary="Link a plate: linked at once when proven, else a claim the operator reviews (202)",
+    responses={202: {"model": S.ClaimOut, "description": "Not proven: a claim waits for the operator"}},
+)
+async def add_vehicle(
+    body: S.VehicleIn, db: DB, driver: CurrentDriver, response: Response
+) -> S.VehicleOut | S.ClaimOut:
+    v = await service.add_vehicle(db, driver, plate=body.plate, vehicle_class=body.vehicle_class, note=body.note)
+    if isinstance(v, VehicleClaim):
+        response.status_code = 202
+        return _claim_out(v)
+    return _vehicle_out(v)
 
 
 @router.get("/me/vehicles", response_model=list[S.VehicleOut])
 async def vehicles(db: DB, driver: CurrentDriver) -> list[S.VehicleOut]:
     rows = (await db.execute(select(DriverVehicle).where(DriverVehicle.driver_id == driver.id))).scalars()
-    return [S.VehicleOut(id=v.id, plate=v.plate, vehicle_class=v.vehicle_class) for v in rows]
+    return [_vehicle_out(v) for v in rows]
+
+
+@router.get("/me/vehicle-claims", response_model=list[S.ClaimOut], summary="My plate claims and their decisions")
+async def my_claims(db: DB, driver: CurrentDriver) -> list[S.ClaimOut]:
+    return [_claim_out(c) for c in await service.claims_of(db, driver)]
 
 
 @router.delete("/me/vehicles/{vehicle_id}", status_code=204)
@@ -152,6 +214,7 @@ async def sessions(db: DB, driver: CurrentDriver) -> list[dict[str, Any]]:
             "id": str(s.id),
             "lot_id": str(s.lot_id),
             "plate": s.plate,
+            "plate_display": service.display_plate(s.plate, s.vehicle_class) if s.plate else None,
             "status": s.status,
             "entry_at": s.entry_at.isoformat() if s.entry_at else None,
             "exit_at": s.exit_at.isoformat() if s.exit_at else None,
@@ -182,3 +245,59 @@ async def pay_debt(debt_id: uuid.UUID, body: S.PayDebtIn, db: DB, driver: Curren
         db, amount_vnd=debt.amount_vnd, purpose="debt", session_id=None, lane_id=None, debt_id=debt.id
     )
     return S.PayDebtOut(debt_id=debt.id, status="awaiting_qr", payment=payments.intent_view(intent))
+
+
+@sessions_router.get(
+    "/v1/sessions/{session_id}/fee",
+    summary="Fee proof: entry/exit, reads and confidences, tariff and version, each line of the calculation",
+    description="Only for the session's driver (their bearer token, from the proven start of the plate's holding), "
+    "a lane of the session's lot (lane credential) or operator staff (X-Operator-Key).",
+    responses={401: {"description": "No credential"}, 403: {"description": "A lane of another lot"}},
+)
+async def session_fee(
+    session_id: uuid.UUID,
+    db: DB,
+    state: State,
+    authorization: Annotated[str | None, Header()] = None,
+    x_operator_key: Annotated[str | None, Header(alias="X-Operator-Key")] = None,
+) -> dict[str, Any]:
+    sess = await proof.load_session(db, session_id)
+    await proof.authorize_view(db, state.lanes, sess, authorization=authorization, operator_key=x_operator_key)
+    return await proof.fee_proof(db, state.tariffs, sess)
+
+
+@sessions_router.get(
+    "/v1/sessions/{session_id}/crops/{side}",
+    summary="The camera crop of the session's entry or exit (same access as the fee proof)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def session_crop(
+    session_id: uuid.UUID,
+    side: Annotated[str, Path(pattern="^(entry|exit)$")],
+    db: DB,
+    state: State,
+    authorization: Annotated[str | None, Header()] = None,
+    x_operator_key: Annotated[str | None, Header(alias="X-Operator-Key")] = None,
+) -> Response:
+    sess = await proof.load_session(db, session_id)
+    await proof.authorize_view(db, state.lanes, sess, authorization=authorization, operator_key=x_operator_key)
+    data, content_type = await proof.crop(db, sess, side)
+    return Response(data, media_type=content_type, headers={"Cache-Control": "private, max-age=300"})
+
+
+@operator_router.get("/vehicle-claims", response_model=list[S.ClaimOut], summary="Plate claims waiting for review")
+async def pending_claims(db: DB, staff: Staff) -> list[S.ClaimOut]:
+    return [_claim_out(c) for c in await service.pending_claims(db)]
+
+
+@operator_router.post(
+    "/vehicle-claims/{claim_id}/decision",
+    response_model=S.ClaimOut,
+    summary="Approve a plate claim (having seen the registration papers) or reject it with a reason",
+)
+async def decide_claim(claim_id: uuid.UUID, body: S.ClaimDecisionIn, db: DB, staff: Staff) -> S.ClaimOut:
+    c = await service.decide_claim(
+        db, claim_id, approve=body.approve, actor=staff, reason=body.reason, history_from=body.history_from
+    )
+    return _claim_out(c)

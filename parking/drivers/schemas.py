@@ -38,14 +38,48 @@ class DriverOut(BaseModel):
 
 
 class VehicleIn(BaseModel):
-    plate: str = Field(min_length=4, max_length=32)
+    plate: str = Field(min_length=4, max_length=32, examples=["30A-123.45"])
     vehicle_class: VehicleClass = VehicleClass.CAR_SMALL
+    note: str = Field("", max_length=500, description="For the operator reviewing an unproven claim")
 
 
 class VehicleOut(BaseModel):
     id: uuid.UUID
     plate: str
+    plate_display: str
     vehicle_class: str
+    verified_by: str = Field(description="idp: the identity provider's registration data; operator: approved")
+    history_from: datetime = Field(description="Sessions before this instant are never shown to the driver")
+
+
+class ClaimOut(BaseModel):
+    id: uuid.UUID
+    plate: str
+    plate_display: str
+    vehicle_class: str
+    status: str = Field(description="pending | approved | rejected")
+    note: str
+    decision_reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class ClaimDecisionIn(BaseModel):
+    approve: bool
+    reason: str = Field("", max_length=500)
+    history_from: datetime | None = Field(None, description="Registration date seen on the papers (default: now)")
+
+
+class OidcSignInIn(BaseModel):
+    id_token: str = Field(min_length=10, max_length=20_000, description="OpenID Connect ID token (JWT)")
+
+
+class OidcSignInOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+    driver: DriverOut
+    vehicles: list[VehicleOut]
 
 
 class MethodIn(BaseModel):

@@ -7,14 +7,25 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import vnplate
 from parking.drivers.auth import hash_password, issue_token, verify_password
+from parking.drivers.oidc import Identity
 from parking.kit.errors import AppError
-from parking.models import Debt, Driver, DriverVehicle, Lot, MonthlyPass, ParkingSession, Payment, PaymentMethod
+from parking.models import (
+    Debt,
+    Driver,
+    DriverVehicle,
+    Lot,
+    MonthlyPass,
+    ParkingSession,
+    Payment,
+    PaymentMethod,
+    VehicleClaim,
+)
 from parking.payments import ledger
 from parking.payments import repository as repo
 from parking.payments import service as payments
@@ -62,28 +73,188 @@ async def login(
 ) -> tuple[str, datetime]:
     s = settings or get_payment_settings()
     d = (await db.execute(select(Driver).where(Driver.email == email.strip().lower()))).scalar()
-    if d is None or not verify_password(password, d.password_hash):
+    if d is None or d.password_hash is None or not verify_password(password, d.password_hash):
         raise AppError("bad_credentials", "Wrong email or password.", 401)
     return await issue_token(db, d.id, s.driver_token_ttl_days)
 
 
-async def add_vehicle(db: AsyncSession, driver: Driver, *, plate: str, vehicle_class: str) -> DriverVehicle:
-    norm = normalise_plate(plate)
-    existing = (await db.execute(select(DriverVehicle).where(DriverVehicle.plate == norm))).scalar()
+def plate_fits_class(norm: str, vehicle_class: str) -> bool:
+    """Does the plate's layout allow this vehicle class? (A motorbike plate is not a car's.)
+
+    Some normalised plates fit both layouts (``54Y93476``: car ``54Y-934.76`` or motorbike ``54-Y9 3476``);
+    those fit either class. Bicycles carry no plate layout of their own: any plate is accepted.
+    """
+    if vehicle_class == "bicycle":
+        return True
+    kind = "moto" if vehicle_class == "motorbike" else "car"
+    plate = vnplate.parse(norm, kind_hint=kind)
+    return plate is not None and plate.kind == kind
+
+
+def check_class(norm: str, vehicle_class: str) -> None:
+    if not plate_fits_class(norm, vehicle_class):
+        raise AppError(
+            "plate_class_mismatch",
+            f"The plate {display_plate(norm)} does not have the layout of a {vehicle_class} plate.",
+            422,
+            {"vehicle_class": vehicle_class},
+        )
+
+
+def display_plate(norm: str, vehicle_class: str | None = None) -> str:
+    return vnplate.display(norm, vehicle_class)
+
+
+async def link_vehicle(
+    db: AsyncSession,
+    driver_id: uuid.UUID,
+    norm: str,
+    vehicle_class: str,
+    *,
+    verified_by: str,
+    history_from: datetime,
+) -> DriverVehicle:
+    """Link a plate with its proof. The identity provider's registration data moves a plate from a previous
+    holder (the car was sold); an operator's approval never takes a plate another account holds."""
+    existing = (await db.execute(select(DriverVehicle).where(DriverVehicle.plate == norm).with_for_update())).scalar()
+    if existing is not None and existing.driver_id != driver_id and verified_by != "idp":
+        raise AppError("plate_taken", "This plate is linked to another account; the operator resolves it.", 409)
     if existing is not None:
-        if existing.driver_id == driver.id:
-            return existing
-        raise AppError("plate_taken", "This plate is registered to another account.", 409)
-    v = DriverVehicle(id=uuid.uuid4(), driver_id=driver.id, plate=norm, vehicle_class=vehicle_class)
-    try:
-        async with db.begin_nested():
-            db.add(v)
-            await db.flush()
-    except IntegrityError as exc:
-        raise AppError("plate_taken", "This plate is registered to another account.", 409) from exc
-    # Debts of this plate from before the registration now belong to the driver.
-    await db.execute(update(Debt).where(Debt.plate == norm, Debt.driver_id.is_(None)).values(driver_id=driver.id))
+        if existing.driver_id != driver_id or existing.verified_by != verified_by:
+            existing.driver_id, existing.verified_by, existing.history_from = driver_id, verified_by, history_from
+        existing.vehicle_class = vehicle_class
+        v = existing
+    else:
+        v = DriverVehicle(
+            id=uuid.uuid4(),
+            driver_id=driver_id,
+            plate=norm,
+            vehicle_class=vehicle_class,
+            verified_by=verified_by,
+            history_from=history_from,
+        )
+        db.add(v)
+    await db.flush()
+    # Debts of this plate since the proven start of the holding belong to the driver; older ones do not.
+    await db.execute(
+        update(Debt)
+        .where(Debt.plate == norm, Debt.driver_id.is_(None), Debt.created_at >= history_from)
+        .values(driver_id=driver_id)
+    )
     return v
+
+
+async def add_vehicle(
+    db: AsyncSession, driver: Driver, *, plate: str, vehicle_class: str, note: str = ""
+) -> DriverVehicle | VehicleClaim:
+    """A plate already proven for this driver is returned; any other becomes a claim for the operator."""
+    norm = normalise_plate(plate)
+    check_class(norm, vehicle_class)
+    existing = (await db.execute(select(DriverVehicle).where(DriverVehicle.plate == norm))).scalar()
+    if existing is not None and existing.driver_id == driver.id:
+        return existing
+    pending = (
+        await db.execute(
+            select(VehicleClaim).where(
+                VehicleClaim.driver_id == driver.id, VehicleClaim.plate == norm, VehicleClaim.status == "pending"
+            )
+        )
+    ).scalar()
+    if pending is not None:
+        return pending
+    claim = VehicleClaim(
+        id=uuid.uuid4(), driver_id=driver.id, plate=norm, vehicle_class=vehicle_class, status="pending", note=note
+    )
+    db.add(claim)
+    await db.flush()
+    return claim
+
+
+async def claims_of(db: AsyncSession, driver: Driver) -> list[VehicleClaim]:
+    rows = await db.execute(
+        select(VehicleClaim).where(VehicleClaim.driver_id == driver.id).order_by(VehicleClaim.created_at.desc())
+    )
+    return list(rows.scalars())
+
+
+async def pending_claims(db: AsyncSession, limit: int = 100) -> list[VehicleClaim]:
+    rows = await db.execute(
+        select(VehicleClaim).where(VehicleClaim.status == "pending").order_by(VehicleClaim.created_at).limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def decide_claim(
+    db: AsyncSession,
+    claim_id: uuid.UUID,
+    *,
+    approve: bool,
+    actor: str,
+    reason: str,
+    history_from: datetime | None,
+) -> VehicleClaim:
+    claim = (await db.execute(select(VehicleClaim).where(VehicleClaim.id == claim_id).with_for_update())).scalar()
+    if claim is None:
+        raise AppError("claim_not_found", "No such plate claim.", 404)
+    if claim.status != "pending":
+        raise AppError("claim_decided", f"This claim is already {claim.status}.", 409)
+    now = datetime.now(UTC)
+    if approve:
+        if history_from is not None and history_from.tzinfo is None:
+            raise AppError("naive_datetime", "history_from must carry a time zone.", 422)
+        await link_vehicle(
+            db,
+            claim.driver_id,
+            claim.plate,
+            claim.vehicle_class,
+            verified_by="operator",
+            history_from=min(history_from or now, now),
+        )
+    claim.status = "approved" if approve else "rejected"
+    claim.decision_reason, claim.decided_by, claim.decided_at = reason, actor, now
+    await db.flush()
+    return claim
+
+
+async def sign_in_with_identity(
+    db: AsyncSession, identity: Identity, settings: PaymentSettings | None = None
+) -> tuple[Driver, list[DriverVehicle]]:
+    """Map the provider's subject to a driver account (created on first sign-in) and link the vehicles the
+    provider asserts, from their registration date (or now when it gives none)."""
+    s = settings or get_payment_settings()
+    d = (
+        await db.execute(
+            select(Driver).where(Driver.identity_issuer == identity.issuer, Driver.identity_subject == identity.subject)
+        )
+    ).scalar()
+    if d is None:
+        d = Driver(
+            id=uuid.uuid4(),
+            # Not an address anyone can write to: the account is the provider's subject, not an e-mail.
+            email=f"{uuid.uuid4().hex}@oidc.invalid",
+            full_name=identity.name,
+            phone="",
+            password_hash=None,
+            deferred_limit_vnd=s.default_deferred_limit_vnd,
+            identity_issuer=identity.issuer,
+            identity_subject=identity.subject,
+        )
+        db.add(d)
+        await db.flush()
+    elif identity.name and d.full_name != identity.name:
+        d.full_name = identity.name
+    now = datetime.now(UTC)
+    linked = []
+    for reg in identity.registrations:
+        plate = vnplate.parse(reg.plate)
+        if plate is None or not plate_fits_class(plate.norm, reg.vehicle_class):
+            continue  # the provider's data is checked like anyone's
+        linked.append(
+            await link_vehicle(
+                db, d.id, plate.norm, reg.vehicle_class, verified_by="idp", history_from=min(reg.since or now, now)
+            )
+        )
+    return d, linked
 
 
 async def remove_vehicle(db: AsyncSession, driver: Driver, vehicle_id: uuid.UUID) -> None:
@@ -254,20 +425,43 @@ async def buy_pass(
     return mp
 
 
+def _visible_session() -> tuple[Any, Any]:
+    """Sessions of a plate linked to the driver, from the proven start of the holding on."""
+    return ParkingSession.plate == DriverVehicle.plate, func.coalesce(
+        ParkingSession.entry_at, ParkingSession.created_at
+    ) >= DriverVehicle.history_from
+
+
 async def sessions_of(db: AsyncSession, driver: Driver, limit: int = 50) -> list[ParkingSession]:
-    plates = select(DriverVehicle.plate).where(DriverVehicle.driver_id == driver.id)
+    on_plate, since = _visible_session()
     rows = await db.execute(
         select(ParkingSession)
-        .where(ParkingSession.plate.in_(plates))
+        .join(DriverVehicle, on_plate)
+        .where(DriverVehicle.driver_id == driver.id, since)
         .order_by(ParkingSession.created_at.desc())
         .limit(limit)
     )
     return list(rows.scalars())
 
 
-async def debts_of(db: AsyncSession, driver: Driver) -> list[Debt]:
-    plates = select(DriverVehicle.plate).where(DriverVehicle.driver_id == driver.id)
-    rows = await db.execute(
-        select(Debt).where((Debt.driver_id == driver.id) | Debt.plate.in_(plates)).order_by(Debt.created_at)
+async def owns_session(db: AsyncSession, driver: Driver, session_id: uuid.UUID) -> bool:
+    on_plate, since = _visible_session()
+    found = await db.execute(
+        select(ParkingSession.id)
+        .join(DriverVehicle, on_plate)
+        .where(DriverVehicle.driver_id == driver.id, since, ParkingSession.id == session_id)
     )
-    return list(rows.scalars())
+    return found.first() is not None
+
+
+async def debts_of(db: AsyncSession, driver: Driver) -> list[Debt]:
+    rows = await db.execute(
+        select(Debt)
+        .outerjoin(DriverVehicle, (DriverVehicle.plate == Debt.plate) & (DriverVehicle.driver_id == driver.id))
+        .where(
+            (Debt.driver_id == driver.id)
+            | ((DriverVehicle.id.is_not(None)) & (Debt.created_at >= DriverVehicle.history_from))
+        )
+        .order_by(Debt.created_at)
+    )
+    return list(rows.scalars().unique())

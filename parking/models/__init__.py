@@ -5,7 +5,9 @@ Everything is imported here so that ``Base.metadata`` (Alembic's autogenerate, t
 
 from parking.models.audit import AuditLog
 from parking.models.base import Base
-from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod
+from parking.models.city import CityClient, CityWebhook, CityWebhookDelivery
+from parking.models.disputes import Dispute, LotReport
+from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod, VehicleClaim
 from parking.models.invoices import Invoice, InvoiceBuyerProfile, InvoiceEvent, InvoiceSeries
 from parking.models.ledger import LedgerEntry, LedgerPosting
 from parking.models.operators import VEHICLE_CLASSES, Lane, Lot, LotCapacity, Operator
@@ -28,8 +30,12 @@ __all__ = [
     "VEHICLE_CLASSES",
     "AuditLog",
     "Base",
+    "CityClient",
+    "CityWebhook",
+    "CityWebhookDelivery",
     "Debt",
     "Discrepancy",
+    "Dispute",
     "Driver",
     "DriverToken",
     "DriverVehicle",
@@ -45,6 +51,7 @@ __all__ = [
     "LedgerPosting",
     "Lot",
     "LotCapacity",
+    "LotReport",
     "MonthlyPass",
     "Operator",
     "OutboxMessage",
@@ -62,4 +69,5 @@ __all__ = [
     "SettlementLine",
     "StatementLine",
     "Vehicle",
+    "VehicleClaim",
 ]

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,10 +55,22 @@ class Lot(Base):
     tariff_zone: Mapped[str] = mapped_column(String(64))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
     created_at: Mapped[datetime] = now_col()
+    # Opening hours in local wall-clock time; both NULL = open around the clock (migration 0040).
+    opens_at: Mapped[time | None] = mapped_column(Time)
+    closes_at: Mapped[time | None] = mapped_column(Time)
+    accepts_linked: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    accepts_vietqr: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
     __table_args__ = (
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        CheckConstraint("(opens_at IS NULL) = (closes_at IS NULL)", name="hours_both_or_none"),
+        # Find-a-space: distance in PostgreSQL (cube + earthdistance), earth_box searches use this index.
+        Index(
+            "ix_lots_earth",
+            text("ll_to_earth(latitude::double precision, longitude::double precision)"),
+            postgresql_using="gist",
+        ),
     )
 
 

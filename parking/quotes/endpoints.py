@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from parking.kit.deps import DB, State
 from parking.kit.errors import AppError
-from parking.models import Lot, ParkingSession
+from parking.models import Lot
 from parking.pricing import PricingError, parse_instant, quote
 
 router = APIRouter(tags=["quotes"])
@@ -60,46 +60,3 @@ async def lot_quote(
     return _quote(
         state, tariff_id=lot.tariff_id, zone=lot.tariff_zone, vehicle=vehicle, entry=_instant(entry, "entry"), exit=end
     )
-
-
-@router.get("/v1/sessions/{session_id}/fee", summary="Fee so far of an open session (or the final fee)")
-async def session_fee(session_id: uuid.UUID, db: DB, state: State) -> dict[str, Any]:
-    row = (
-        await db.execute(
-            select(ParkingSession, Lot.tariff_id, Lot.tariff_zone, Lot.code)
-            .join(Lot, Lot.id == ParkingSession.lot_id)
-            .where(ParkingSession.id == session_id)
-        )
-    ).one_or_none()
-    if row is None:
-        raise AppError("session_not_found", f"No session {session_id}.", 404)
-    sess, tariff_id, zone, lot_code = row
-    base = {
-        "session_id": str(sess.id),
-        "lot": lot_code,
-        "status": sess.status,
-        "plate": sess.plate,
-        "entry_at": sess.entry_at.isoformat() if sess.entry_at else None,
-    }
-    if sess.status == "closed":
-        return {
-            **base,
-            "final": True,
-            "total_vnd": sess.fee_vnd,
-            "lines": sess.fee_lines,
-            "tariff_id": sess.tariff_id,
-            "tariff_version": sess.tariff_version,
-            "exit_at": sess.exit_at.isoformat() if sess.exit_at else None,
-        }
-    if sess.entry_at is None:
-        raise AppError("fee_unknown", "This session has no known entry time; an attendant sets its fee.", 409)
-    now = datetime.now(UTC)
-    q = _quote(
-        state,
-        tariff_id=tariff_id,
-        zone=zone,
-        vehicle=sess.vehicle_class,
-        entry=sess.entry_at,
-        exit=max(now, sess.entry_at),
-    )
-    return {**base, "final": False, "as_of": now.isoformat(), **q}

@@ -127,7 +127,15 @@ async def make_driver(
     r = await client.post(
         "/v1/drivers/me/vehicles", json={"plate": d.plate, "vehicle_class": vehicle_class}, headers=d.headers
     )
-    assert r.status_code == 201, r.text
+    # An unproven plate is a claim (issue 13.4): the operator approves it, having seen the papers, with the
+    # holding's start far back so that the plate's earlier debts are the driver's.
+    assert r.status_code == 202, r.text
+    r = await client.post(
+        f"/v1/operator/vehicle-claims/{r.json()['id']}/decision",
+        json={"approve": True, "reason": "registration papers seen", "history_from": "2000-01-01T00:00:00+07:00"},
+        headers=OP,
+    )
+    assert r.status_code == 200 and r.json()["status"] == "approved", r.text
     d.plate = r.json()["plate"]
     if link:
         assert sim is not None

@@ -52,10 +52,10 @@ async def test_fee_so_far_of_an_open_session_then_the_final_fee(client: httpx.As
             headers=lot.entry.headers,
         )
     ).json()
-    so_far = (await client.get(f"/v1/sessions/{entry['session_id']}/fee")).json()
+    so_far = (await client.get(f"/v1/sessions/{entry['session_id']}/fee", headers=lot.exit.headers)).json()
     assert so_far["final"] is False and so_far["total_vnd"] > 0
     ex = (await client.post("/v1/gate/events", json=event("exit", "30A-777.01"), headers=lot.exit.headers)).json()
-    final = (await client.get(f"/v1/sessions/{entry['session_id']}/fee")).json()
+    final = (await client.get(f"/v1/sessions/{entry['session_id']}/fee", headers=lot.exit.headers)).json()
     assert final["final"] is True and final["total_vnd"] == ex["fee_vnd"] >= so_far["total_vnd"]
 
 

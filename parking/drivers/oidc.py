@@ -1,0 +1,123 @@
+"""Verify OpenID Connect ID tokens of the trusted identity provider (the city's sign-in) with joserfc.
+
+Signature against the provider's JWKS (found through its discovery document, cached, refetched once when a
+token names an unknown key: the provider rotated), then issuer, audience, expiry (with a small leeway) and
+subject. Only asymmetric algorithms are accepted, so a token cannot be "signed" with a public key as an HMAC
+secret, and ``alg: none`` is never accepted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from typing import Any
+
+import httpx
+import structlog
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from parking.drivers.settings import DriverSettings
+from parking.kit.errors import AppError
+
+log = structlog.get_logger("parking.oidc")
+
+ALGORITHMS = ["RS256", "ES256", "PS256"]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A vehicle the identity provider asserts belongs to the subject."""
+
+    plate: str
+    vehicle_class: str
+    since: datetime | None
+
+
+@dataclass(frozen=True)
+class Identity:
+    issuer: str
+    subject: str
+    name: str
+    registrations: tuple[Registration, ...]
+
+
+class JwksCache:
+    def __init__(self) -> None:
+        self._keys: dict[str, tuple[float, KeySet]] = {}
+
+    async def get(self, issuer: str, ttl_s: int, *, refresh: bool = False) -> KeySet:
+        hit = self._keys.get(issuer)
+        if hit and not refresh and time.monotonic() - hit[0] < ttl_s:
+            return hit[1]
+        try:
+            async with httpx.AsyncClient(timeout=5) as http:
+                disc = (await http.get(f"{issuer.rstrip('/')}/.well-known/openid-configuration")).json()
+                if disc.get("issuer") != issuer:
+                    raise AppError(
+                        "identity_provider_misconfigured", "The provider's discovery names another issuer.", 503
+                    )
+                keys = (await http.get(disc["jwks_uri"])).json()
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            log.warning("oidc.jwks_unavailable", issuer=issuer, error=str(exc))
+            if hit:
+                return hit[1]  # keep signing people in with the keys we have
+            raise AppError(
+                "identity_provider_unavailable", "The identity provider cannot be reached; try again.", 503
+            ) from None
+        ks = KeySet.import_key_set(keys)
+        self._keys[issuer] = (time.monotonic(), ks)
+        return ks
+
+
+_cache = JwksCache()
+
+
+def _since(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(str(value)), dtime(0), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _kid(token: str) -> str | None:
+    try:
+        from joserfc import jws
+
+        return jws.extract_compact(token.encode()).protected.get("kid")
+    except (JoseError, ValueError):
+        return None
+
+
+async def verify_id_token(token: str, settings: DriverSettings, *, cache: JwksCache | None = None) -> Identity:
+    issuer = settings.oidc_issuer
+    if not issuer:
+        raise AppError("oidc_disabled", "Sign-in through the city's identity provider is not configured.", 503)
+    cache = cache or _cache
+    keys = await cache.get(issuer, settings.oidc_jwks_cache_s)
+    kid = _kid(token)
+    if kid is not None and all(k.kid != kid for k in keys.keys):
+        keys = await cache.get(issuer, settings.oidc_jwks_cache_s, refresh=True)
+    try:
+        decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
+        jwt.JWTClaimsRegistry(
+            leeway=settings.oidc_leeway_s,
+            iss={"essential": True, "value": issuer},
+            aud={"essential": True, "value": settings.oidc_audience},
+            exp={"essential": True},
+            sub={"essential": True},
+        ).validate(decoded.claims)
+    except (JoseError, ValueError) as exc:
+        code = getattr(exc, "error", "invalid_token")
+        raise AppError("invalid_id_token", f"The identity token is not valid: {exc}", 401, {"reason": code}) from None
+    claims = decoded.claims
+    regs = []
+    for v in claims.get("vehicle_registrations") or []:
+        if isinstance(v, dict) and v.get("plate"):
+            regs.append(Registration(str(v["plate"]), str(v.get("vehicle_class", "")), _since(v.get("since"))))
+    return Identity(issuer, str(claims["sub"]), str(claims.get("name") or ""), tuple(regs))

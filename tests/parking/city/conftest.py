@@ -1,0 +1,1 @@
+from tests.parking.drivers.conftest import idp  # noqa: F401
