@@ -10,7 +10,7 @@ import httpx
 
 from tests.factories import LotHandle, event, random_car_plate
 from tests.parking.drivers.conftest import Idp, new_subject, staff_headers
-from tests.payments.conftest import Sim
+from tests.parking.payments.conftest import Sim
 
 
 async def driver_with_plate(client: httpx.AsyncClient, idp: Idp, plate: str) -> dict[str, str]:
