@@ -4,6 +4,14 @@
     parking serve --workers 2 &                        # or `make run`
     python benchmarks/gate_events.py --duration 20     # prints one JSON object
 
+    python benchmarks/gate_events.py --baseline        # self-contained side-by-side (issue 14.1)
+
+``--baseline`` starts its own embedded PostgreSQL and Redis, migrates, seeds the lots, serves the platform with
+``--workers`` uvicorn workers and drives it; then, in the same invocation and against the same PostgreSQL, serves
+the minimal FastAPI + asyncpg endpoint of ``benchmarks/baseline_app.py`` (one INSERT per request) with the same
+workers and drives it with the same lanes. It prints both figures and their ratio, with the machine's load
+average read just before each run (the machine may be shared: a loaded box makes both figures lower).
+
 Each lot is driven by one entry lane and one exit lane: the entry lane posts a new plate, the exit lane
 posts the exit of a plate that entered earlier. Latency is measured per request, client side, end to end.
 """
@@ -17,6 +25,9 @@ import os
 import platform
 import random
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections import deque
@@ -27,6 +38,7 @@ from typing import Any
 import httpx
 
 LETTERS = "ABCDEFGHKLMNPRSTUVXYZ"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def plate(rng: random.Random) -> str:
@@ -80,23 +92,9 @@ async def drive_lot(
         counts[kind] += 1
 
 
-async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--url", default="http://127.0.0.1:8000")
-    ap.add_argument("--tokens", type=Path, default=Path(".parking/bench/lanes.json"))
-    ap.add_argument("--lots", type=int, default=0, help="lots to drive (default: all in the tokens file)")
-    ap.add_argument("--lanes-per-lot", type=int, default=4, help="concurrent lane loops per lot")
-    ap.add_argument("--duration", type=float, default=20.0)
-    ap.add_argument("--warmup", type=float, default=3.0)
-    ap.add_argument("--seed", type=int, default=7)
-    args = ap.parse_args()
-    if not args.tokens.exists():
-        raise SystemExit(f"{args.tokens} not found: run `parking bench-setup` first")
-    lots = json.loads(args.tokens.read_text())
-    if args.lots:
-        lots = lots[: args.lots]
+async def drive(url: str, lots: list[dict[str, str]], args: argparse.Namespace) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=len(lots) * args.lanes_per_lot, max_keepalive_connections=1000)
-    async with httpx.AsyncClient(base_url=args.url, timeout=10, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as client:
         health = (await client.get("/health")).json()
         # Warm-up: connections, statement caches, JIT-free plans. Not measured.
         warm_lat: list[float] = []
@@ -114,6 +112,7 @@ async def main() -> None:
                 for i, lot in enumerate(lots)
             )
         )
+        load_before = [round(x, 2) for x in os.getloadavg()]
         lat: list[float] = []
         errors: list[str] = []
         counts = {"entry": 0, "exit": 0}
@@ -128,11 +127,11 @@ async def main() -> None:
         )
         elapsed = time.perf_counter() - t0
     n = len(lat)
-    result: dict[str, Any] = {
-        "benchmark": "gate_events",
-        "url": args.url,
+    return {
+        "url": url,
         "lots": len(lots),
         "concurrent_lanes": len(lots) * args.lanes_per_lot,
+        "load_average_before": load_before,
         "duration_s": round(elapsed, 2),
         "events": n,
         "entries": counts["entry"],
@@ -148,8 +147,119 @@ async def main() -> None:
         "errors": len(errors),
         "error_samples": sorted(set(errors))[:5],
         "server": {"database": health.get("database", {}).get("version")},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
     }
+
+
+def _machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], within: float = 90.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=0.5).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def _serve(app: str, port: int, workers: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    if app.endswith("create_app"):
+        cmd.append("--factory")
+    with open(log, "wb") as out:
+        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
+    """Platform and minimal endpoint, one after the other, on the same embedded PostgreSQL."""
+    sys.path.insert(0, str(REPO))
+    from parking.cli import run_migrations
+    from parking.demo.bench import create_bench_lots
+    from parking.kit.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_database, free_port
+
+    base = Path(tempfile.mkdtemp(prefix="parking-bench-gate-"))
+    base.chmod(0o755)  # the embedded server runs as its own user
+    pg, rd = EmbeddedPostgres(base / "pg"), EmbeddedRedis(base / "redis")
+    pg.start()
+    try:
+        db_url = ensure_database(pg, "bench")
+        redis_url = rd.start()
+        run_migrations(db_url)
+        lots = asyncio.run(create_bench_lots(db_url, args.lots or 8))
+        lots = [{"entry": lot["entry"], "exit": lot["exit"]} for lot in lots]
+        env = dict(
+            os.environ,
+            PARKING_DATABASE_URL=db_url,
+            PARKING_REDIS_URL=redis_url,
+            PARKING_LOG_LEVEL="WARNING",
+            PARKING_DB_POOL_SIZE=str(args.pool),
+            BASELINE_DATABASE_URL=db_url,
+            BASELINE_POOL=str(args.pool),
+            PYTHONPATH=str(REPO),
+        )
+        out: dict[str, Any] = {"benchmark": "gate_events", "workers": args.workers, "machine": _machine()}
+        runs = [("platform", "parking.app:create_app"), ("baseline", "benchmarks.baseline_app:app")]
+        if args.baseline_only:
+            runs = runs[1:]
+        for name, app in runs:
+            port = free_port()
+            env["PARKING_PORT"], env["PARKING_PUBLIC_BASE_URL"] = str(port), f"http://127.0.0.1:{port}"
+            proc = _serve(app, port, args.workers, env, base / f"{name}.log")
+            try:
+                _wait_http(f"http://127.0.0.1:{port}/health", proc)
+                out[name] = asyncio.run(drive(f"http://127.0.0.1:{port}", lots, args))
+            finally:
+                _stop(proc)
+        if "platform" in out:
+            p, b = out["platform"], out["baseline"]
+            out["ratio"] = {
+                "events_per_second": round(p["events_per_second"] / max(b["events_per_second"], 1e-9), 3),
+                "p99": round(p["latency_ms"]["p99"] / max(b["latency_ms"]["p99"], 1e-9), 2),
+            }
+        return out
+    finally:
+        rd.stop()
+        pg.stop()
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", default="http://127.0.0.1:8000")
+    ap.add_argument("--tokens", type=Path, default=Path(".parking/bench/lanes.json"))
+    ap.add_argument("--lots", type=int, default=0, help="lots to drive (default: all in the tokens file)")
+    ap.add_argument("--lanes-per-lot", type=int, default=4, help="concurrent lane loops per lot")
+    ap.add_argument("--duration", type=float, default=20.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--baseline", action="store_true", help="self-contained: platform and minimal endpoint")
+    ap.add_argument("--baseline-only", action="store_true", help="with --baseline: the minimal endpoint alone")
+    ap.add_argument("--workers", type=int, default=2, help="with --baseline: uvicorn workers of each server")
+    ap.add_argument("--pool", type=int, default=20, help="with --baseline: connection pool per worker")
+    args = ap.parse_args()
+    if args.baseline:
+        print(json.dumps(await asyncio.to_thread(side_by_side, args), indent=2))
+        return
+    if not args.tokens.exists():
+        raise SystemExit(f"{args.tokens} not found: run `parking bench-setup` first")
+    lots = json.loads(args.tokens.read_text())
+    if args.lots:
+        lots = lots[: args.lots]
+    result = {"benchmark": "gate_events", **await drive(args.url, lots, args), "machine": _machine()}
     print(json.dumps(result, indent=2))
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,3 +55,76 @@ async def set_decision(
 
 async def get(db: AsyncSession, event_id: uuid.UUID) -> GateEvent | None:
     return (await db.execute(select(GateEvent).where(GateEvent.id == event_id))).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    inserted: bool
+    outcome: str | None  # open | full | not_served | skipped (None when not inserted)
+    stale_class: str | None
+    capacity: int | None
+    session_id: uuid.UUID | None
+    flags: list[str]
+    debt_total: int
+    debt_count: int
+
+
+_ENTRY = text(
+    "SELECT * FROM gate_entry(:event_id, :lane_id, :lot_id, :plate_read, :plate, :confidence, :vclass, :captured_at, "
+    ":offline_action, :request_hash, :has_image, :proceed, :flags_before, :flags_after, :actor)"
+)
+
+
+async def entry(
+    db: AsyncSession,
+    *,
+    event_id: uuid.UUID,
+    lane_id: uuid.UUID,
+    lot_id: uuid.UUID,
+    plate_read: str | None,
+    plate: str | None,
+    confidence: float,
+    vehicle_class: str,
+    captured_at: datetime,
+    offline_action: str | None,
+    request_hash: str,
+    has_image: bool,
+    proceed: bool,
+    flags_before: list[str],
+    flags_after: list[str],
+    actor: str,
+) -> EntryResult:
+    """The whole entry in one round trip (``gate_entry()``, migration 0050): event insert (idempotent), plate
+    lock, vehicle, missed-exit close, capacity guard, session, audit row, the plate's open debts."""
+    row = (
+        await db.execute(
+            _ENTRY,
+            {
+                "event_id": event_id,
+                "lane_id": lane_id,
+                "lot_id": lot_id,
+                "plate_read": plate_read,
+                "plate": plate,
+                "confidence": confidence,
+                "vclass": vehicle_class,
+                "captured_at": captured_at,
+                "offline_action": offline_action,
+                "request_hash": request_hash,
+                "has_image": has_image,
+                "proceed": proceed,
+                "flags_before": flags_before,
+                "flags_after": flags_after,
+                "actor": actor,
+            },
+        )
+    ).one()
+    return EntryResult(
+        inserted=bool(row.inserted),
+        outcome=row.outcome,
+        stale_class=row.stale_class,
+        capacity=row.capacity,
+        session_id=row.session_id,
+        flags=list(row.flags or []),
+        debt_total=int(row.debt_total or 0),
+        debt_count=int(row.debt_count or 0),
+    )

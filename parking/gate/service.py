@@ -179,36 +179,40 @@ async def handle_event(
     plate, image = validate(ev, lane, rules, now)
     rhash = request_hash(ev)
     vclass = ev.vehicle_class or lane.vehicle_class
-    inserted = await repo.insert_event(
-        db,
-        id=ev.event_id,
-        lane_id=lane.id,
-        lot_id=lane.lot_id,
-        kind=ev.kind,
-        plate_read=ev.plate,
-        plate=plate,
-        confidence=ev.confidence,
-        vehicle_class=vclass,
-        captured_at=ev.captured_at,
-        offline_action=ev.offline_action,
-        request_hash=rhash,
-        has_image=image is not None,
-    )
-    if not inserted:
-        # Another request with this id committed first (or is committing: the insert waited for it).
-        return Outcome(await _replay(db, ev, lane, rhash), Effects(), True)
-
-    if image is not None:
-        await repo.insert_image(db, ev.event_id, image)
-    if plate is not None:
-        # Serialise events of one plate in one lot (two entries, or an entry racing its exit): the second
-        # then sees the first's committed session instead of colliding with it on the unique index.
-        await repo.lock_plate(db, lane.lot_id, plate)
-
     effects = Effects()
     if ev.kind == "entry":
-        decision = await _entry(db, ev, lane, rules, plate, vclass, effects)
+        # One round trip: event insert, plate lock, session and capacity in PostgreSQL (see `_entry`).
+        res = await _entry_in_db(db, ev, lane, rules, plate, vclass, rhash, image is not None)
+        if not res.inserted:
+            return Outcome(await _replay(db, ev, lane, rhash), Effects(), True)
+        if image is not None:
+            await repo.insert_image(db, ev.event_id, image)
+        decision = _entry(ev, lane, plate, vclass, res, effects)
     else:
+        inserted = await repo.insert_event(
+            db,
+            id=ev.event_id,
+            lane_id=lane.id,
+            lot_id=lane.lot_id,
+            kind=ev.kind,
+            plate_read=ev.plate,
+            plate=plate,
+            confidence=ev.confidence,
+            vehicle_class=vclass,
+            captured_at=ev.captured_at,
+            offline_action=ev.offline_action,
+            request_hash=rhash,
+            has_image=image is not None,
+        )
+        if not inserted:
+            # Another request with this id committed first (or is committing: the insert waited for it).
+            return Outcome(await _replay(db, ev, lane, rhash), Effects(), True)
+        if image is not None:
+            await repo.insert_image(db, ev.event_id, image)
+        if plate is not None:
+            # Serialise events of one plate in one lot (two entries, or an entry racing its exit): the second
+            # then sees the first's committed session instead of colliding with it on the unique index.
+            await repo.lock_plate(db, lane.lot_id, plate)
         decision = await _exit(db, ev, lane, rules, tariffs, plate, vclass, effects)
 
     await repo.set_decision(db, ev.event_id, decision.model_dump(mode="json"), decision.session_id)
@@ -265,16 +269,52 @@ def _low_confidence(ev: GateEventIn, plate: str | None, rules: GateRules) -> boo
     return plate is None or ev.confidence < rules.min_confidence
 
 
-async def _entry(
+async def _entry_in_db(
     db: AsyncSession,
     ev: GateEventIn,
     lane: LaneInfo,
     rules: GateRules,
     plate: str | None,
     vclass: str,
-    effects: Effects,
+    rhash: str,
+    has_image: bool,
+) -> repo.EntryResult:
+    """The entry's database work in one call of ``gate_entry()`` (migration 0050).
+
+    It applies the session and occupancy rules of `parking.sessions.service` / `parking.occupancy.service`
+    in their lock order (vehicles -> parking_sessions -> lot_capacities): a plate already inside had its exit
+    missed (closed for review, space freed); the conditional capacity update is the lot's guard; a lane that
+    opened offline is counted even above capacity; then the session, its audit row and the plate's open debts.
+    """
+    flags_after: list[str] = []
+    if ev.offline_action:
+        flags_after.append("opened_offline")
+    if plate is not None and vnplate.normalize(ev.plate or "") != plate:
+        flags_after.append("plate_corrected")  # the grammar fixed look-alike characters in the read
+    return await repo.entry(
+        db,
+        event_id=ev.event_id,
+        lane_id=lane.id,
+        lot_id=lane.lot_id,
+        plate_read=ev.plate,
+        plate=plate,
+        confidence=ev.confidence,
+        vehicle_class=vclass,
+        captured_at=ev.captured_at,
+        offline_action=ev.offline_action,
+        request_hash=rhash,
+        has_image=has_image,
+        proceed=not (_low_confidence(ev, plate, rules) and ev.offline_action is None),
+        flags_before=["plate_unreadable"] if plate is None else [],  # opened offline without a read: flag it
+        flags_after=flags_after,
+        actor=f"lane:{lane.code}",
+    )
+
+
+def _entry(
+    ev: GateEventIn, lane: LaneInfo, plate: str | None, vclass: str, res: repo.EntryResult, effects: Effects
 ) -> GateDecision:
-    if _low_confidence(ev, plate, rules) and ev.offline_action is None:
+    if res.outcome == "skipped":
         return GateDecision(
             event_id=ev.event_id,
             session_id=None,
@@ -285,61 +325,32 @@ async def _entry(
             ),
             flags=["plate_unreadable"],
         )
-    flags: list[str] = []
-    if plate is None:  # opened offline without a read: keep the fact, flag it
-        flags.append("plate_unreadable")
-    # Lock order everywhere: vehicles -> parking_sessions -> lot_capacities (see parking.sessions.service).
-    if plate is not None:
-        await sessions.ensure_vehicle(db, plate, vclass)
-        stale_class = await sessions.close_missed_stay(db, lot_id=lane.lot_id, plate=plate)
-        if stale_class is not None:
-            flags.append("previous_stay_without_exit")
-            await occupancy.free_space(db, lane.lot_id, stale_class)
-            effects.occupancy.append((lane.lot_id, stale_class, -1))
-
-    # Occupancy guard in the database: the conditional update is the lot's capacity check.
-    if not await occupancy.take_space_if_free(db, lane.lot_id, vclass):
-        cap = await occupancy.capacity_of(db, lane.lot_id, vclass)
-        if cap is None:
-            raise AppError("vehicle_class_not_served", f"Lot {lane.lot_code} has no spaces for {vclass}.", 422)
-        if ev.offline_action is None:
-            return GateDecision(
-                event_id=ev.event_id,
-                session_id=None,
-                action="refuse",
-                display=Display(
-                    title="Bãi đã đầy / Lot full",
-                    lines=[f"Hết chỗ cho {vclass} ({cap}/{cap})", "Please try another lot"],
-                ),
-                flags=["lot_full"],
-            )
-        # The car is already inside (the lane opened offline): record the fact even above capacity.
-        await occupancy.take_space(db, lane.lot_id, vclass)
-        flags.append("over_capacity")
+    if res.stale_class is not None:
+        effects.occupancy.append((lane.lot_id, res.stale_class, -1))
+    if res.outcome == "not_served":
+        raise AppError("vehicle_class_not_served", f"Lot {lane.lot_code} has no spaces for {vclass}.", 422)
+    if res.outcome == "full":
+        cap = res.capacity
+        return GateDecision(
+            event_id=ev.event_id,
+            session_id=None,
+            action="refuse",
+            display=Display(
+                title="Bãi đã đầy / Lot full",
+                lines=[f"Hết chỗ cho {vclass} ({cap}/{cap})", "Please try another lot"],
+            ),
+            flags=["lot_full"],
+        )
     effects.occupancy.append((lane.lot_id, vclass, +1))
-
-    if ev.offline_action:
-        flags.append("opened_offline")
-    if plate is not None and vnplate.normalize(ev.plate or "") != plate:
-        flags.append("plate_corrected")  # the grammar fixed look-alike characters in the read
-    session_id = await sessions.open_session(
-        db,
-        lot_id=lane.lot_id,
-        vehicle_class=vclass,
-        plate=plate,
-        entry_event_id=ev.event_id,
-        entry_at=ev.captured_at,
-        flags=flags,
-        actor=f"lane:{lane.code}",
-    )
-    lines = [vnplate.parse(plate).canonical if plate and vnplate.parse(plate) else "?"]  # type: ignore[union-attr]
-    notice = await exit_hook.entry_notice(db, lot_id=lane.lot_id, plate_norm=plate) if plate else None
-    if notice:
+    flags = list(res.flags)
+    parsed = vnplate.parse(plate) if plate else None
+    lines = [parsed.canonical if parsed else "?"]
+    if res.debt_count:
         flags.append("has_debt")
-        lines.append(notice)
+        lines.append(exit_hook.debt_notice(res.debt_total, res.debt_count))
     return GateDecision(
         event_id=ev.event_id,
-        session_id=session_id,
+        session_id=res.session_id,
         action="open",
         display=Display(title="Xin chào / Welcome", lines=lines),
         flags=flags,
