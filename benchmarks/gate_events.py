@@ -61,7 +61,11 @@ async def drive_lot(
     lat: list[float],
     errors: list[str],
     counts: dict[str, int],
+    acked: list[str] | None = None,
+    resend: float = 0.0,
 ) -> None:
+    """One lane loop. `acked` collects the ids of events answered 200 (first answers only); with `resend` > 0
+    that fraction of answered events is posted again (a lane whose answer was lost), which must be a replay."""
     inside: deque[str] = deque()
     entry_h = {"Authorization": f"Bearer {lot['entry']}"}
     exit_h = {"Authorization": f"Bearer {lot['exit']}"}
@@ -83,8 +87,17 @@ async def drive_lot(
             ok = r.status_code == 200
             if not ok:
                 errors.append(f"{r.status_code} {r.text[:120]}")
-            elif kind == "entry" and r.json()["action"] == "open":
-                inside.append(p)
+            else:
+                answer = r.json()
+                if kind == "entry" and answer["action"] == "open":
+                    inside.append(p)
+                if acked is not None:
+                    acked.append(str(body["event_id"]))
+                if resend and rng.random() < resend:
+                    again = (await client.post("/v1/gate/events", json=body, headers=headers)).json()
+                    counts["resent"] = counts.get("resent", 0) + 1
+                    if again.get("replayed") is not True or again.get("session_id") != answer.get("session_id"):
+                        errors.append(f"resend not replayed: {str(again)[:100]}")
         except httpx.HTTPError as exc:
             ok = False
             errors.append(type(exc).__name__)
@@ -118,9 +131,20 @@ async def drive(url: str, lots: list[dict[str, str]], args: argparse.Namespace) 
         counts = {"entry": 0, "exit": 0}
         t0 = time.perf_counter()
         stop_at = t0 + args.duration
+        acked: list[str] = []
         await asyncio.gather(
             *(
-                drive_lot(client, lot, stop_at, random.Random(args.seed * 1000 + i * 64 + k), lat, errors, counts)
+                drive_lot(
+                    client,
+                    lot,
+                    stop_at,
+                    random.Random(args.seed * 1000 + i * 64 + k),
+                    lat,
+                    errors,
+                    counts,
+                    acked,
+                    args.resend,
+                )
                 for i, lot in enumerate(lots)
                 for k in range(args.lanes_per_lot)
             )
@@ -144,9 +168,11 @@ async def drive(url: str, lots: list[dict[str, str]], args: argparse.Namespace) 
             "mean": round(statistics.fmean(lat), 2) if lat else 0.0,
             "max": round(max(lat or [0]), 2),
         },
+        "resent": counts.get("resent", 0),
         "errors": len(errors),
         "error_samples": sorted(set(errors))[:5],
         "server": {"database": health.get("database", {}).get("version")},
+        "_acked": acked,
     }
 
 
@@ -185,6 +211,87 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+NGINX_CONF = """
+worker_processes 1;
+pid {base}/nginx.pid;
+error_log {base}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {base}/nginx-body;
+    proxy_temp_path {base}/nginx-proxy;
+    upstream parking {{
+        least_conn;
+        {servers}
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://parking;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+        }}
+    }}
+}}
+"""
+
+
+def _behind_nginx(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    base: Path,
+    procs: list[subprocess.Popen[bytes]],
+    free_port: Any,
+) -> str:
+    """`--instances` API processes (one worker each, background work under the single-leader lock) behind nginx."""
+    ports = [free_port() for _ in range(args.instances)]
+    for i, port in enumerate(ports):
+        inst_env = dict(env, PARKING_PORT=str(port), PARKING_JOBS_SINGLE_LEADER="true")
+        inst_env["PARKING_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+        procs.append(_serve("parking.app:create_app", port, 1, inst_env, base / f"platform-{i}.log"))
+    for port, proc in zip(ports, procs, strict=True):
+        _wait_http(f"http://127.0.0.1:{port}/health", proc)
+    lb_port = free_port()
+    conf = base / "nginx.conf"
+    servers = "\n        ".join(f"server 127.0.0.1:{p};" for p in ports)
+    conf.write_text(NGINX_CONF.format(base=base, servers=servers, port=lb_port))
+    with open(base / "nginx.log", "wb") as log:
+        procs.append(subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"], stdout=log, stderr=log))
+    _wait_http(f"http://127.0.0.1:{lb_port}/health", procs[-1])
+    return f"http://127.0.0.1:{lb_port}"
+
+
+async def _check_stored(db_url: str, acked: list[str]) -> dict[str, int]:
+    """Every acknowledged event stored exactly once; no plate open twice in a lot."""
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        ids = [uuid.UUID(i) for i in acked]
+        stored = await conn.fetchval("SELECT count(*) FROM gate_events WHERE id = ANY($1::uuid[])", ids)
+        open_twice = await conn.fetchval(
+            "SELECT count(*) FROM (SELECT 1 FROM parking_sessions WHERE status = 'open' AND plate IS NOT NULL "
+            "GROUP BY lot_id, plate HAVING count(*) > 1) t"
+        )
+        sessions_per_event = await conn.fetchval(
+            "SELECT count(*) FROM (SELECT entry_event_id FROM parking_sessions WHERE entry_event_id = ANY($1::uuid[]) "
+            "GROUP BY 1 HAVING count(*) > 1) t",
+            ids,
+        )
+    finally:
+        await conn.close()
+    return {
+        "acknowledged": len(acked),
+        "distinct_acknowledged": len(set(acked)),
+        "stored": int(stored),
+        "lost": len(set(acked)) - int(stored),
+        "plates_open_twice": int(open_twice),
+        "events_with_two_sessions": int(sessions_per_event),
+    }
+
+
 def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
     """Platform and minimal endpoint, one after the other, on the same embedded PostgreSQL."""
     sys.path.insert(0, str(REPO))
@@ -216,16 +323,27 @@ def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
         runs = [("platform", "parking.app:create_app"), ("baseline", "benchmarks.baseline_app:app")]
         if args.baseline_only:
             runs = runs[1:]
+        if args.instances > 1:
+            runs = [("platform", "parking.app:create_app")]
         for name, app in runs:
-            port = free_port()
-            env["PARKING_PORT"], env["PARKING_PUBLIC_BASE_URL"] = str(port), f"http://127.0.0.1:{port}"
-            proc = _serve(app, port, args.workers, env, base / f"{name}.log")
+            procs: list[subprocess.Popen[bytes]] = []
             try:
-                _wait_http(f"http://127.0.0.1:{port}/health", proc)
-                out[name] = asyncio.run(drive(f"http://127.0.0.1:{port}", lots, args))
+                if name == "platform" and args.instances > 1:
+                    url = _behind_nginx(args, env, base, procs, free_port)
+                else:
+                    port = free_port()
+                    env["PARKING_PORT"], env["PARKING_PUBLIC_BASE_URL"] = str(port), f"http://127.0.0.1:{port}"
+                    procs.append(_serve(app, port, args.workers, env, base / f"{name}.log"))
+                    _wait_http(f"http://127.0.0.1:{port}/health", procs[-1])
+                    url = f"http://127.0.0.1:{port}"
+                out[name] = asyncio.run(drive(url, lots, args))
+                acked = out[name].pop("_acked")
+                if name == "platform":
+                    out[name]["stored"] = asyncio.run(_check_stored(db_url, acked))
             finally:
-                _stop(proc)
-        if "platform" in out:
+                for proc in reversed(procs):
+                    _stop(proc)
+        if "platform" in out and "baseline" in out:
             p, b = out["platform"], out["baseline"]
             out["ratio"] = {
                 "events_per_second": round(p["events_per_second"] / max(b["events_per_second"], 1e-9), 3),
@@ -250,6 +368,10 @@ async def main() -> None:
     ap.add_argument("--baseline-only", action="store_true", help="with --baseline: the minimal endpoint alone")
     ap.add_argument("--workers", type=int, default=2, help="with --baseline: uvicorn workers of each server")
     ap.add_argument("--pool", type=int, default=20, help="with --baseline: connection pool per worker")
+    ap.add_argument(
+        "--instances", type=int, default=1, help="with --baseline: N API processes behind nginx (platform only)"
+    )
+    ap.add_argument("--resend", type=float, default=0.0, help="fraction of answered events posted again")
     args = ap.parse_args()
     if args.baseline:
         print(json.dumps(await asyncio.to_thread(side_by_side, args), indent=2))
@@ -260,6 +382,7 @@ async def main() -> None:
     if args.lots:
         lots = lots[: args.lots]
     result = {"benchmark": "gate_events", **await drive(args.url, lots, args), "machine": _machine()}
+    result.pop("_acked")
     print(json.dumps(result, indent=2))
 
 
