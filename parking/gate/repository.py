@@ -1,4 +1,8 @@
-"""SQL for gate events: the idempotent insert, the stored answer, the per-plate serialisation lock."""
+"""SQL for gate events: the idempotent insert with the rest of the event's first round trip (PL/pgSQL functions
+``gate_entry`` and ``gate_exit_begin``, migrations 0050/0051), the stored answer.
+
+Every event is serialised per plate and lot by ``pg_advisory_xact_lock(hashtextextended('<lot_id>:<plate>', 0))``
+inside those functions."""
 
 from __future__ import annotations
 
@@ -7,34 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, text, update
+from sqlalchemy import Row, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.models import GateEvent, GateEventImage
 from parking.models.base import table
-
-
-async def insert_event(db: AsyncSession, **values: Any) -> bool:
-    """Insert the event unless its id exists (then wait for, and defer to, the first writer). True if inserted."""
-    inserted = (
-        await db.execute(
-            insert(table(GateEvent))
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(GateEvent.id)
-        )
-    ).scalar_one_or_none()
-    return inserted is not None
+from parking.sessions.service import OpenSession
 
 
 async def insert_image(db: AsyncSession, event_id: uuid.UUID, data: bytes) -> None:
     await db.execute(insert(table(GateEventImage)).values(event_id=event_id, data=data))
-
-
-async def lock_plate(db: AsyncSession, lot_id: uuid.UUID, plate: str) -> None:
-    """Serialise the events of one plate in one lot until the transaction ends."""
-    await db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{lot_id}:{plate}", 0))))
 
 
 async def stored_answer(db: AsyncSession, event_id: uuid.UUID) -> Row[Any]:
@@ -128,3 +115,66 @@ async def entry(
         debt_total=int(row.debt_total or 0),
         debt_count=int(row.debt_count or 0),
     )
+
+
+@dataclass(frozen=True)
+class ExitBegin:
+    inserted: bool
+    session: OpenSession | None  # the plate's open session in the lot (exact match), locked
+
+
+_EXIT_BEGIN = text(
+    "SELECT * FROM gate_exit_begin(:event_id, :lane_id, :lot_id, :plate_read, :plate, :confidence, :vclass, "
+    ":captured_at, :offline_action, :request_hash, :has_image, :find)"
+)
+
+
+async def exit_begin(
+    db: AsyncSession,
+    *,
+    event_id: uuid.UUID,
+    lane_id: uuid.UUID,
+    lot_id: uuid.UUID,
+    plate_read: str | None,
+    plate: str | None,
+    confidence: float,
+    vehicle_class: str,
+    captured_at: datetime,
+    offline_action: str | None,
+    request_hash: str,
+    has_image: bool,
+    find: bool,
+) -> ExitBegin:
+    """The exit's first round trip (``gate_exit_begin()``, migration 0051): event insert (idempotent), plate lock
+    and, when `find`, the plate's exact open session locked ``FOR UPDATE``."""
+    row = (
+        await db.execute(
+            _EXIT_BEGIN,
+            {
+                "event_id": event_id,
+                "lane_id": lane_id,
+                "lot_id": lot_id,
+                "plate_read": plate_read,
+                "plate": plate,
+                "confidence": confidence,
+                "vclass": vehicle_class,
+                "captured_at": captured_at,
+                "offline_action": offline_action,
+                "request_hash": request_hash,
+                "has_image": has_image,
+                "find": find,
+            },
+        )
+    ).one()
+    sess = None
+    if row.s_id is not None:
+        sess = OpenSession(
+            row.s_id,
+            row.s_plate,
+            row.s_vehicle_class,
+            row.s_entry_at,
+            list(row.s_flags or []),
+            row.s_review_status,
+            row.s_review_reason,
+        )
+    return ExitBegin(bool(row.inserted), sess)

@@ -25,8 +25,6 @@ from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo
 from parking.invoices.service import receipt_url_for_session
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
-from parking.models import ParkingSession
-from parking.occupancy import service as occupancy
 from parking.payments import exit_hook
 from parking.sessions import fees
 from parking.sessions import service as sessions
@@ -189,12 +187,14 @@ async def handle_event(
             await repo.insert_image(db, ev.event_id, image)
         decision = _entry(ev, lane, plate, vclass, res, effects)
     else:
-        inserted = await repo.insert_event(
+        # One round trip: the event insert, the per-plate lock (two entries, or an entry racing its exit: the
+        # second then sees the first's committed session instead of colliding with it on the unique index),
+        # and the plate's exact open session, locked.
+        begin = await repo.exit_begin(
             db,
-            id=ev.event_id,
+            event_id=ev.event_id,
             lane_id=lane.id,
             lot_id=lane.lot_id,
-            kind=ev.kind,
             plate_read=ev.plate,
             plate=plate,
             confidence=ev.confidence,
@@ -203,17 +203,14 @@ async def handle_event(
             offline_action=ev.offline_action,
             request_hash=rhash,
             has_image=image is not None,
+            find=not (_low_confidence(ev, plate, rules) and ev.offline_action != "opened"),
         )
-        if not inserted:
+        if not begin.inserted:
             # Another request with this id committed first (or is committing: the insert waited for it).
             return Outcome(await _replay(db, ev, lane, rhash), Effects(), True)
         if image is not None:
             await repo.insert_image(db, ev.event_id, image)
-        if plate is not None:
-            # Serialise events of one plate in one lot (two entries, or an entry racing its exit): the second
-            # then sees the first's committed session instead of colliding with it on the unique index.
-            await repo.lock_plate(db, lane.lot_id, plate)
-        decision = await _exit(db, ev, lane, rules, tariffs, plate, vclass, effects)
+        decision = await _exit(db, ev, lane, rules, tariffs, plate, vclass, effects, begin.session)
 
     await repo.set_decision(db, ev.event_id, decision.model_dump(mode="json"), decision.session_id)
     effects.publish.append(
@@ -366,6 +363,7 @@ async def _exit(
     plate: str | None,
     vclass: str,
     effects: Effects,
+    exact: sessions.OpenSession | None,
 ) -> GateDecision:
     offline = ev.offline_action == "opened"
     if _low_confidence(ev, plate, rules) and not offline:
@@ -380,10 +378,9 @@ async def _exit(
             flags=["plate_unreadable"],
         )
     flags: list[str] = ["opened_offline"] if offline else []
-    sess: ParkingSession | None = None
-    matched: str | None = None
-    if plate:
-        sess, matched = await sessions.find_open(db, lot_id=lane.lot_id, plate=plate, vehicle_class=vclass)
+    sess, matched = exact, (plate if exact is not None else None)
+    if sess is None and plate:
+        sess, matched = await sessions.find_similar_open(db, lot_id=lane.lot_id, plate=plate, vehicle_class=vclass)
 
     if sess is None:
         flags.append("unknown_entry")
@@ -446,7 +443,6 @@ async def _exit(
             "event_id": str(ev.event_id),
         },
     )
-    await occupancy.free_space(db, lane.lot_id, sess.vehicle_class)
     effects.occupancy.append((lane.lot_id, sess.vehicle_class, -1))
 
     if fee is None:
