@@ -15,6 +15,7 @@ from sqlalchemy import Row, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parking.gate.schemas import GateDecision
 from parking.models import GateEvent, GateEventImage
 from parking.models.base import table
 from parking.sessions.service import OpenSession
@@ -32,11 +33,40 @@ async def stored_answer(db: AsyncSession, event_id: uuid.UUID) -> Row[Any]:
     ).one()
 
 
+_DECISION_AND_PAYMENT = text(
+    """
+    WITH paid AS (
+        UPDATE parking_sessions SET payment_status = :payment_status, flags = :flags WHERE id = :session_id
+    )
+    UPDATE gate_events SET decision = CAST(:decision AS jsonb), session_id = :session_id WHERE id = :event_id
+    """
+)
+
+
 async def set_decision(
-    db: AsyncSession, event_id: uuid.UUID, decision: dict[str, Any], session_id: uuid.UUID | None
+    db: AsyncSession,
+    event_id: uuid.UUID,
+    decision: GateDecision,
+    *,
+    payment: tuple[str, list[str]] | None = None,
 ) -> None:
+    """Store the lane's answer on the event; with `payment` (status, flags), also on its session, same statement."""
+    if payment is None or decision.session_id is None:
+        await db.execute(
+            update(table(GateEvent))
+            .where(GateEvent.id == event_id)
+            .values(decision=decision.model_dump(mode="json"), session_id=decision.session_id)
+        )
+        return
     await db.execute(
-        update(table(GateEvent)).where(GateEvent.id == event_id).values(decision=decision, session_id=session_id)
+        _DECISION_AND_PAYMENT,
+        {
+            "event_id": event_id,
+            "session_id": decision.session_id,
+            "decision": decision.model_dump_json(),
+            "payment_status": payment[0],
+            "flags": payment[1],
+        },
     )
 
 

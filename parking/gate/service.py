@@ -49,6 +49,8 @@ class Effects:
     publish: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # A linked-account charge to make once this transaction has committed (see `finish_exit`).
     charge: PendingExit | None = None
+    # The exit's payment status and flags, written on the session with the decision (one statement).
+    session_payment: tuple[str, list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,7 @@ async def handle_event(
             await repo.insert_image(db, ev.event_id, image)
         decision = await _exit(db, ev, lane, rules, tariffs, plate, vclass, effects, begin.session)
 
-    await repo.set_decision(db, ev.event_id, decision.model_dump(mode="json"), decision.session_id)
+    await repo.set_decision(db, ev.event_id, decision, payment=effects.session_payment)
     effects.publish.append(
         (
             f"lot:{lane.lot_id}:events",
@@ -473,7 +475,10 @@ async def _exit(
     session_flags = list(dict.fromkeys([*sess.flags, *flags]))
     if pay.charge is not None:
         effects.charge = PendingExit(pay.charge, ev.event_id, sess.id, fee.total_vnd, flags, session_flags)
-    return await _exit_answer(db, ev.event_id, sess.id, fee.total_vnd, flags, session_flags, pay, offline, rules)
+    decision, effects.session_payment = await _exit_answer(
+        db, ev.event_id, sess.id, fee.total_vnd, flags, session_flags, pay, offline, rules
+    )
+    return decision
 
 
 async def _exit_answer(
@@ -486,16 +491,15 @@ async def _exit_answer(
     pay: exit_hook.ExitPayment,
     offline: bool,
     rules: GateRules,
-) -> GateDecision:
-    await sessions.record_payment_status(
-        db, session_id, payment_status=pay.payment_status, flags=list(dict.fromkeys([*session_flags, *pay.flags]))
-    )
+) -> tuple[GateDecision, tuple[str, list[str]]]:
+    """The lane's answer to a priced exit, and the session's payment status and flags to store with it."""
+    session_payment = (pay.payment_status, list(dict.fromkeys([*session_flags, *pay.flags])))
     action = "open" if offline else pay.action
     payment = PaymentInfo(**pay.payment) if pay.payment else None
     receipt = None
     if pay.payment_status == "paid":  # charged at once: the e-invoice code was assigned in this transaction
         receipt = await receipt_url_for_session(db, session_id, rules.public_base_url)
-    return GateDecision(
+    decision = GateDecision(
         event_id=event_id,
         session_id=session_id,
         action=action,
@@ -505,6 +509,7 @@ async def _exit_answer(
         receipt_url=receipt,
         flags=[*flags, *pay.flags],
     )
+    return decision, session_payment
 
 
 async def finish_exit(db: AsyncSession, outcome: Outcome, result: Any, rules: GateRules) -> Outcome:
@@ -517,10 +522,10 @@ async def finish_exit(db: AsyncSession, outcome: Outcome, result: Any, rules: Ga
     pe = outcome.effects.charge
     assert pe is not None
     pay = await exit_hook.record_charge(db, pe.charge, result)
-    decision = await _exit_answer(
+    decision, session_payment = await _exit_answer(
         db, pe.event_id, pe.session_id, pe.fee_vnd, pe.gate_flags, pe.session_flags, pay, False, rules
     )
-    await repo.set_decision(db, pe.event_id, decision.model_dump(mode="json"), decision.session_id)
+    await repo.set_decision(db, pe.event_id, decision, payment=session_payment)
     for _, message in outcome.effects.publish:
         if message.get("event_id") == str(pe.event_id):
             message.update(action=decision.action, flags=decision.flags)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import and_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,10 +90,6 @@ async def close_and_free(
             "audit": json.dumps(audit),
         },
     )
-
-
-async def update_session(db: AsyncSession, session_id: uuid.UUID, **values: Any) -> None:
-    await db.execute(update(table(ParkingSession)).where(ParkingSession.id == session_id).values(**values))
 
 
 async def get(db: AsyncSession, session_id: uuid.UUID) -> ParkingSession | None:

@@ -115,11 +115,5 @@ async def close(
     sess.review_status, sess.review_reason = closing["review_status"], closing["review_reason"]
 
 
-async def record_payment_status(
-    db: AsyncSession, session_id: uuid.UUID, *, payment_status: str, flags: list[str]
-) -> None:
-    await repo.update_session(db, session_id, payment_status=payment_status, flags=flags)
-
-
 async def get(db: AsyncSession, session_id: uuid.UUID) -> ParkingSession | None:
     return await repo.get(db, session_id)
