@@ -63,7 +63,7 @@ async def run(db_url: str, lanes: list[dict[str, str]], pairs: int, profile: boo
     for _ in range(30):  # warm-up: connections, statement caches
         await pair()
     prof = cProfile.Profile() if profile else None
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if prof:
         prof.enable()
     for _ in range(pairs):
@@ -73,13 +73,16 @@ async def run(db_url: str, lanes: list[dict[str, str]], pairs: int, profile: boo
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats("parking/", 25)
         print(out.getvalue(), file=sys.stderr)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     await engine.dispose()
     return {
         "benchmark": "gate_service_inprocess",
         "events": 2 * pairs,
         "events_per_second_sequential": round(2 * pairs / elapsed, 1),
         "ms_per_event": round(elapsed / (2 * pairs) * 1000, 2),
+        # CPU of this process (our Python + SQLAlchemy + asyncpg) per event: unlike wall time, it barely moves
+        # with the load other programs put on a shared machine.
+        "python_cpu_ms_per_event": round(cpu / (2 * pairs) * 1000, 2),
         "profiled": profile,
         "load_average_1m": os.getloadavg()[0],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},

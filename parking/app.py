@@ -11,6 +11,7 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 import parking.invoices.tasks  # noqa: F401  (registers the invoice outbox handlers)
@@ -29,6 +30,8 @@ from parking.kit import outbox
 from parking.kit.db import make_engine, make_sessionmaker, transaction
 from parking.kit.deps import AppState
 from parking.kit.errors import install_error_handlers
+from parking.kit.leader import release as release_leadership
+from parking.kit.leader import wait_for_leadership
 from parking.kit.logging import configure_logging
 from parking.kit.metrics import MetricsMiddleware, metrics_response
 from parking.kit.redis import make_redis
@@ -66,7 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         scheduler = AsyncIOScheduler(timezone="UTC")
-        if settings.run_background:
+        leader_conn: list[AsyncConnection] = []
+
+        async def start_background() -> None:
             ctx = outbox.OutboxContext(
                 sm, redis, {"settings": settings, "state": state}, tuple(settings.outbox_exclude_topics)
             )
@@ -109,6 +114,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 coalesce=True,
             )
             scheduler.start()
+
+        async def lead_then_start() -> None:
+            conn = await wait_for_leadership(engine, stop)
+            if conn is not None:
+                leader_conn.append(conn)
+                await start_background()
+
+        if settings.run_background and settings.jobs_single_leader:
+            tasks.append(asyncio.create_task(lead_then_start()))  # standby instances serve HTTP meanwhile
+        elif settings.run_background:
+            await start_background()
         log.info("parking.started", outbox_topics=outbox.registered_topics())
         try:
             yield
@@ -116,10 +132,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if scheduler.running:
                 scheduler.shutdown(wait=False)
-            for t in tasks:
+            for t in list(tasks):
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
+            for conn in leader_conn:
+                await release_leadership(conn)  # a standby takes over
             await redis.aclose()
             await engine.dispose()
 

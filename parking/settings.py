@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     city_availability_interval_s: float = 10.0  # availability-change webhooks of the city feed
     outbox_poll_interval_s: float = 0.2
     run_background: bool = True  # outbox worker and repair loop inside the API process
+    # With several background instances (the city deployment's jobs replicas): only the holder of a PostgreSQL
+    # advisory lock runs them, the others stand by (parking/kit/leader.py).
+    jobs_single_leader: bool = False
     # Topics this instance's outbox worker leaves to other workers (e.g. a dedicated e-invoice sender).
     outbox_exclude_topics: list[str] = []
 

@@ -53,7 +53,7 @@ async def post_event(ev: GateEventIn, db: DB, state: State, authorization: Auth 
             # Two short transactions around the provider call: the first (session closed, space freed, payment
             # and its outbox completion recorded) commits here, so no row lock is held while the provider
             # answers; the second records the outcome and is committed by the request's unit of work.
-            await uow.commit(db)
+            await uow.commit(db, wait_for_flush=False)  # the second commit, before the answer, makes it durable
             result = await exit_hook.charge(pending)
             outcome = await service.finish_exit(db, outcome, result, rules)
         after_commit(db, "gate.live_stream", lambda: _publish(redis, effects.publish))

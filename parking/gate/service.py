@@ -26,8 +26,6 @@ from parking.invoices.service import receipt_url_for_session
 from parking.kit import redis_keys
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
-from parking.models import ParkingSession
-from parking.occupancy import service as occupancy
 from parking.payments import exit_hook
 from parking.sessions import fees
 from parking.sessions import service as sessions
@@ -52,6 +50,8 @@ class Effects:
     publish: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # A linked-account charge to make once this transaction has committed (see `finish_exit`).
     charge: PendingExit | None = None
+    # The exit's payment status and flags, written on the session with the decision (one statement).
+    session_payment: tuple[str, list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,39 +180,42 @@ async def handle_event(
     plate, image = validate(ev, lane, rules, now)
     rhash = request_hash(ev)
     vclass = ev.vehicle_class or lane.vehicle_class
-    inserted = await repo.insert_event(
-        db,
-        id=ev.event_id,
-        lane_id=lane.id,
-        lot_id=lane.lot_id,
-        kind=ev.kind,
-        plate_read=ev.plate,
-        plate=plate,
-        confidence=ev.confidence,
-        vehicle_class=vclass,
-        captured_at=ev.captured_at,
-        offline_action=ev.offline_action,
-        request_hash=rhash,
-        has_image=image is not None,
-    )
-    if not inserted:
-        # Another request with this id committed first (or is committing: the insert waited for it).
-        return Outcome(await _replay(db, ev, lane, rhash), Effects(), True)
-
-    if image is not None:
-        await repo.insert_image(db, ev.event_id, image)
-    if plate is not None:
-        # Serialise events of one plate in one lot (two entries, or an entry racing its exit): the second
-        # then sees the first's committed session instead of colliding with it on the unique index.
-        await repo.lock_plate(db, lane.lot_id, plate)
-
     effects = Effects()
     if ev.kind == "entry":
-        decision = await _entry(db, ev, lane, rules, plate, vclass, effects)
+        # One round trip: event insert, plate lock, session and capacity in PostgreSQL (see `_entry`).
+        res = await _entry_in_db(db, ev, lane, rules, plate, vclass, rhash, image is not None)
+        if not res.inserted:
+            return Outcome(await _replay(db, ev, lane, rhash), Effects(), True)
+        if image is not None:
+            await repo.insert_image(db, ev.event_id, image)
+        decision = _entry(ev, lane, plate, vclass, res, effects)
     else:
-        decision = await _exit(db, ev, lane, rules, tariffs, plate, vclass, effects)
+        # One round trip: the event insert, the per-plate lock (two entries, or an entry racing its exit: the
+        # second then sees the first's committed session instead of colliding with it on the unique index),
+        # and the plate's exact open session, locked.
+        begin = await repo.exit_begin(
+            db,
+            event_id=ev.event_id,
+            lane_id=lane.id,
+            lot_id=lane.lot_id,
+            plate_read=ev.plate,
+            plate=plate,
+            confidence=ev.confidence,
+            vehicle_class=vclass,
+            captured_at=ev.captured_at,
+            offline_action=ev.offline_action,
+            request_hash=rhash,
+            has_image=image is not None,
+            find=not (_low_confidence(ev, plate, rules) and ev.offline_action != "opened"),
+        )
+        if not begin.inserted:
+            # Another request with this id committed first (or is committing: the insert waited for it).
+            return Outcome(await _replay(db, ev, lane, rhash), Effects(), True)
+        if image is not None:
+            await repo.insert_image(db, ev.event_id, image)
+        decision = await _exit(db, ev, lane, rules, tariffs, plate, vclass, effects, begin.session)
 
-    await repo.set_decision(db, ev.event_id, decision.model_dump(mode="json"), decision.session_id)
+    await repo.set_decision(db, ev.event_id, decision, payment=effects.session_payment)
     effects.publish.append(
         (
             redis_keys.lot_events(lane.lot_id),
@@ -266,16 +269,52 @@ def _low_confidence(ev: GateEventIn, plate: str | None, rules: GateRules) -> boo
     return plate is None or ev.confidence < rules.min_confidence
 
 
-async def _entry(
+async def _entry_in_db(
     db: AsyncSession,
     ev: GateEventIn,
     lane: LaneInfo,
     rules: GateRules,
     plate: str | None,
     vclass: str,
-    effects: Effects,
+    rhash: str,
+    has_image: bool,
+) -> repo.EntryResult:
+    """The entry's database work in one call of ``gate_entry()`` (migration 0050).
+
+    It applies the session and occupancy rules of `parking.sessions.service` / `parking.occupancy.service`
+    in their lock order (vehicles -> parking_sessions -> lot_capacities): a plate already inside had its exit
+    missed (closed for review, space freed); the conditional capacity update is the lot's guard; a lane that
+    opened offline is counted even above capacity; then the session, its audit row and the plate's open debts.
+    """
+    flags_after: list[str] = []
+    if ev.offline_action:
+        flags_after.append("opened_offline")
+    if plate is not None and vnplate.normalize(ev.plate or "") != plate:
+        flags_after.append("plate_corrected")  # the grammar fixed look-alike characters in the read
+    return await repo.entry(
+        db,
+        event_id=ev.event_id,
+        lane_id=lane.id,
+        lot_id=lane.lot_id,
+        plate_read=ev.plate,
+        plate=plate,
+        confidence=ev.confidence,
+        vehicle_class=vclass,
+        captured_at=ev.captured_at,
+        offline_action=ev.offline_action,
+        request_hash=rhash,
+        has_image=has_image,
+        proceed=not (_low_confidence(ev, plate, rules) and ev.offline_action is None),
+        flags_before=["plate_unreadable"] if plate is None else [],  # opened offline without a read: flag it
+        flags_after=flags_after,
+        actor=f"lane:{lane.code}",
+    )
+
+
+def _entry(
+    ev: GateEventIn, lane: LaneInfo, plate: str | None, vclass: str, res: repo.EntryResult, effects: Effects
 ) -> GateDecision:
-    if _low_confidence(ev, plate, rules) and ev.offline_action is None:
+    if res.outcome == "skipped":
         return GateDecision(
             event_id=ev.event_id,
             session_id=None,
@@ -286,61 +325,32 @@ async def _entry(
             ),
             flags=["plate_unreadable"],
         )
-    flags: list[str] = []
-    if plate is None:  # opened offline without a read: keep the fact, flag it
-        flags.append("plate_unreadable")
-    # Lock order everywhere: vehicles -> parking_sessions -> lot_capacities (see parking.sessions.service).
-    if plate is not None:
-        await sessions.ensure_vehicle(db, plate, vclass)
-        stale_class = await sessions.close_missed_stay(db, lot_id=lane.lot_id, plate=plate)
-        if stale_class is not None:
-            flags.append("previous_stay_without_exit")
-            await occupancy.free_space(db, lane.lot_id, stale_class)
-            effects.occupancy.append((lane.lot_id, stale_class, -1))
-
-    # Occupancy guard in the database: the conditional update is the lot's capacity check.
-    if not await occupancy.take_space_if_free(db, lane.lot_id, vclass):
-        cap = await occupancy.capacity_of(db, lane.lot_id, vclass)
-        if cap is None:
-            raise AppError("vehicle_class_not_served", f"Lot {lane.lot_code} has no spaces for {vclass}.", 422)
-        if ev.offline_action is None:
-            return GateDecision(
-                event_id=ev.event_id,
-                session_id=None,
-                action="refuse",
-                display=Display(
-                    title="Bãi đã đầy / Lot full",
-                    lines=[f"Hết chỗ cho {vclass} ({cap}/{cap})", "Please try another lot"],
-                ),
-                flags=["lot_full"],
-            )
-        # The car is already inside (the lane opened offline): record the fact even above capacity.
-        await occupancy.take_space(db, lane.lot_id, vclass)
-        flags.append("over_capacity")
+    if res.stale_class is not None:
+        effects.occupancy.append((lane.lot_id, res.stale_class, -1))
+    if res.outcome == "not_served":
+        raise AppError("vehicle_class_not_served", f"Lot {lane.lot_code} has no spaces for {vclass}.", 422)
+    if res.outcome == "full":
+        cap = res.capacity
+        return GateDecision(
+            event_id=ev.event_id,
+            session_id=None,
+            action="refuse",
+            display=Display(
+                title="Bãi đã đầy / Lot full",
+                lines=[f"Hết chỗ cho {vclass} ({cap}/{cap})", "Please try another lot"],
+            ),
+            flags=["lot_full"],
+        )
     effects.occupancy.append((lane.lot_id, vclass, +1))
-
-    if ev.offline_action:
-        flags.append("opened_offline")
-    if plate is not None and vnplate.normalize(ev.plate or "") != plate:
-        flags.append("plate_corrected")  # the grammar fixed look-alike characters in the read
-    session_id = await sessions.open_session(
-        db,
-        lot_id=lane.lot_id,
-        vehicle_class=vclass,
-        plate=plate,
-        entry_event_id=ev.event_id,
-        entry_at=ev.captured_at,
-        flags=flags,
-        actor=f"lane:{lane.code}",
-    )
-    lines = [vnplate.parse(plate).canonical if plate and vnplate.parse(plate) else "?"]  # type: ignore[union-attr]
-    notice = await exit_hook.entry_notice(db, lot_id=lane.lot_id, plate_norm=plate) if plate else None
-    if notice:
+    flags = list(res.flags)
+    parsed = vnplate.parse(plate) if plate else None
+    lines = [parsed.canonical if parsed else "?"]
+    if res.debt_count:
         flags.append("has_debt")
-        lines.append(notice)
+        lines.append(exit_hook.debt_notice(res.debt_total, res.debt_count))
     return GateDecision(
         event_id=ev.event_id,
-        session_id=session_id,
+        session_id=res.session_id,
         action="open",
         display=Display(title="Xin chào / Welcome", lines=lines),
         flags=flags,
@@ -356,6 +366,7 @@ async def _exit(
     plate: str | None,
     vclass: str,
     effects: Effects,
+    exact: sessions.OpenSession | None,
 ) -> GateDecision:
     offline = ev.offline_action == "opened"
     if _low_confidence(ev, plate, rules) and not offline:
@@ -370,10 +381,9 @@ async def _exit(
             flags=["plate_unreadable"],
         )
     flags: list[str] = ["opened_offline"] if offline else []
-    sess: ParkingSession | None = None
-    matched: str | None = None
-    if plate:
-        sess, matched = await sessions.find_open(db, lot_id=lane.lot_id, plate=plate, vehicle_class=vclass)
+    sess, matched = exact, (plate if exact is not None else None)
+    if sess is None and plate:
+        sess, matched = await sessions.find_similar_open(db, lot_id=lane.lot_id, plate=plate, vehicle_class=vclass)
 
     if sess is None:
         flags.append("unknown_entry")
@@ -436,7 +446,6 @@ async def _exit(
             "event_id": str(ev.event_id),
         },
     )
-    await occupancy.free_space(db, lane.lot_id, sess.vehicle_class)
     effects.occupancy.append((lane.lot_id, sess.vehicle_class, -1))
 
     if fee is None:
@@ -467,7 +476,10 @@ async def _exit(
     session_flags = list(dict.fromkeys([*sess.flags, *flags]))
     if pay.charge is not None:
         effects.charge = PendingExit(pay.charge, ev.event_id, sess.id, fee.total_vnd, flags, session_flags)
-    return await _exit_answer(db, ev.event_id, sess.id, fee.total_vnd, flags, session_flags, pay, offline, rules)
+    decision, effects.session_payment = await _exit_answer(
+        db, ev.event_id, sess.id, fee.total_vnd, flags, session_flags, pay, offline, rules
+    )
+    return decision
 
 
 async def _exit_answer(
@@ -480,16 +492,15 @@ async def _exit_answer(
     pay: exit_hook.ExitPayment,
     offline: bool,
     rules: GateRules,
-) -> GateDecision:
-    await sessions.record_payment_status(
-        db, session_id, payment_status=pay.payment_status, flags=list(dict.fromkeys([*session_flags, *pay.flags]))
-    )
+) -> tuple[GateDecision, tuple[str, list[str]]]:
+    """The lane's answer to a priced exit, and the session's payment status and flags to store with it."""
+    session_payment = (pay.payment_status, list(dict.fromkeys([*session_flags, *pay.flags])))
     action = "open" if offline else pay.action
     payment = PaymentInfo(**pay.payment) if pay.payment else None
     receipt = None
     if pay.payment_status == "paid":  # charged at once: the e-invoice code was assigned in this transaction
         receipt = await receipt_url_for_session(db, session_id, rules.public_base_url)
-    return GateDecision(
+    decision = GateDecision(
         event_id=event_id,
         session_id=session_id,
         action=action,
@@ -499,6 +510,7 @@ async def _exit_answer(
         receipt_url=receipt,
         flags=[*flags, *pay.flags],
     )
+    return decision, session_payment
 
 
 async def finish_exit(db: AsyncSession, outcome: Outcome, result: Any, rules: GateRules) -> Outcome:
@@ -511,10 +523,10 @@ async def finish_exit(db: AsyncSession, outcome: Outcome, result: Any, rules: Ga
     pe = outcome.effects.charge
     assert pe is not None
     pay = await exit_hook.record_charge(db, pe.charge, result)
-    decision = await _exit_answer(
+    decision, session_payment = await _exit_answer(
         db, pe.event_id, pe.session_id, pe.fee_vnd, pe.gate_flags, pe.session_flags, pay, False, rules
     )
-    await repo.set_decision(db, pe.event_id, decision.model_dump(mode="json"), decision.session_id)
+    await repo.set_decision(db, pe.event_id, decision, payment=session_payment)
     for _, message in outcome.effects.publish:
         if message.get("event_id") == str(pe.event_id):
             message.update(action=decision.action, flags=decision.flags)

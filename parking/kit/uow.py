@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.kit.metrics import AFTER_COMMIT_FAILURES
@@ -41,9 +42,17 @@ async def run_effects(db: AsyncSession) -> None:
             log.warning("after_commit.failed", effect=name, error=f"{type(exc).__name__}: {exc}")
 
 
-async def commit(db: AsyncSession) -> None:
-    """Commit, then run the effects registered in this transaction. A failing commit raises (nothing ran)."""
+async def commit(db: AsyncSession, *, wait_for_flush: bool = True) -> None:
+    """Commit, then run the effects registered in this transaction. A failing commit raises (nothing ran).
+
+    ``wait_for_flush=False`` is for a checkpoint inside a request whose answer is sent only after a later,
+    ordinary commit on the same connection: WAL is flushed in order, so that later commit makes this one durable
+    too, and a crash before it loses both, with no answer given (the client retries with its idempotency key).
+    It saves a WAL flush wait while the row locks are released all the same.
+    """
     try:
+        if not wait_for_flush and db.in_transaction():
+            await db.execute(text("SET LOCAL synchronous_commit TO OFF"))
         await db.commit()
     except BaseException:
         discard_effects(db)

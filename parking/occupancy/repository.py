@@ -8,48 +8,6 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.models import Lot, LotCapacity, ParkingSession
-from parking.models.base import table
-
-
-async def take_if_free(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> bool:
-    """The capacity check and the count in one conditional update (the row lock serialises the lot's class)."""
-    row = (
-        await db.execute(
-            update(table(LotCapacity))
-            .where(
-                LotCapacity.lot_id == lot_id,
-                LotCapacity.vehicle_class == vehicle_class,
-                LotCapacity.occupied < LotCapacity.capacity,
-            )
-            .values(occupied=LotCapacity.occupied + 1)
-            .returning(LotCapacity.occupied)
-        )
-    ).one_or_none()
-    return row is not None
-
-
-async def take(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> None:
-    await db.execute(
-        update(table(LotCapacity))
-        .where(LotCapacity.lot_id == lot_id, LotCapacity.vehicle_class == vehicle_class)
-        .values(occupied=LotCapacity.occupied + 1)
-    )
-
-
-async def release(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> None:
-    await db.execute(
-        update(table(LotCapacity))
-        .where(LotCapacity.lot_id == lot_id, LotCapacity.vehicle_class == vehicle_class)
-        .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
-    )
-
-
-async def capacity(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> int | None:
-    return (
-        await db.execute(
-            select(LotCapacity.capacity).where(LotCapacity.lot_id == lot_id, LotCapacity.vehicle_class == vehicle_class)
-        )
-    ).scalar_one_or_none()
 
 
 async def snapshot_rows(

@@ -119,23 +119,3 @@ async def _repair_mirror(redis: Redis, truths: list[tuple[uuid.UUID, str, int]])
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
-
-
-# The gate's moves of the counters, inside its transaction.
-
-
-async def take_space_if_free(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> bool:
-    return await repo.take_if_free(db, lot_id, vehicle_class)
-
-
-async def take_space(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> None:
-    """Count a car that is already inside (opened offline), even above capacity."""
-    await repo.take(db, lot_id, vehicle_class)
-
-
-async def free_space(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> None:
-    await repo.release(db, lot_id, vehicle_class)
-
-
-async def capacity_of(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> int | None:
-    return await repo.capacity(db, lot_id, vehicle_class)

@@ -79,8 +79,11 @@ async def entry_notice(db: AsyncSession, *, lot_id: uuid.UUID, plate_norm: str) 
     debts = await service.open_debts_for_plate(db, plate_norm)
     if not debts:
         return None
-    total = sum(d.amount_vnd for d in debts)
-    n = len(debts)
+    return debt_notice(sum(d.amount_vnd for d in debts), len(debts))
+
+
+def debt_notice(total: int, n: int) -> str:
+    """The entry display's line about a plate's unpaid debts (the gate reads the sum in its entry round trip)."""
     return (
         f"Còn nợ {service.fmt_vnd(total)} ({n} lượt) / Unpaid {total:,} VND from {n} earlier stay{'s' if n > 1 else ''}"
     )

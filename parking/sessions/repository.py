@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parking.models import ParkingSession, Vehicle
+from parking.models import ParkingSession
 from parking.models.base import table
-
-
-async def ensure_vehicle(db: AsyncSession, plate: str, vehicle_class: str) -> None:
-    await db.execute(insert(table(Vehicle)).values(plate=plate, vehicle_class=vehicle_class).on_conflict_do_nothing())
-
-
-async def close_open_for_review(
-    db: AsyncSession, *, lot_id: uuid.UUID, plate: str, flag: str, reason: str
-) -> str | None:
-    """Close the plate's open session in the lot (if any) for review; returns its vehicle class."""
-    row = (
-        await db.execute(
-            update(table(ParkingSession))
-            .where(ParkingSession.lot_id == lot_id, ParkingSession.plate == plate, ParkingSession.status == "open")
-            .values(
-                status="closed",
-                flags=func.array_append(ParkingSession.flags, flag),
-                review_status="pending",
-                review_reason=reason,
-                updated_at=func.now(),
-            )
-            .returning(ParkingSession.vehicle_class)
-        )
-    ).one_or_none()
-    return None if row is None else str(row.vehicle_class)
 
 
 async def insert_session(db: AsyncSession, **values: Any) -> None:
@@ -73,8 +49,47 @@ async def open_plates(db: AsyncSession, *, lot_id: uuid.UUID, vehicle_classes: S
     return [p for p in rows if p]
 
 
-async def update_session(db: AsyncSession, session_id: uuid.UUID, **values: Any) -> None:
-    await db.execute(update(table(ParkingSession)).where(ParkingSession.id == session_id).values(**values))
+_CLOSE_AND_FREE = text(
+    """
+    WITH closed AS (
+        UPDATE parking_sessions
+           SET status = 'closed', exit_event_id = :exit_event_id, exit_at = :exit_at, exit_plate = :exit_plate,
+               flags = :flags, review_status = :review_status, review_reason = :review_reason, fee_vnd = :fee_vnd,
+               fee_lines = CAST(:fee_lines AS jsonb), tariff_id = :tariff_id, tariff_version = :tariff_version,
+               updated_at = now()
+         WHERE id = :session_id
+        RETURNING lot_id, vehicle_class
+    ), audited AS (
+        INSERT INTO audit_log (actor, action, entity, entity_id, data)
+        VALUES (:actor, 'session.close', 'parking_session', :entity_id, CAST(:audit AS jsonb))
+    ), freed AS (
+        UPDATE lot_capacities c SET occupied = greatest(c.occupied - 1, 0)
+          FROM closed WHERE c.lot_id = closed.lot_id AND c.vehicle_class = closed.vehicle_class
+    )
+    SELECT count(*) FROM closed
+    """
+)
+
+
+async def close_and_free(
+    db: AsyncSession, session_id: uuid.UUID, closing: dict[str, Any], *, actor: str, audit: dict[str, Any]
+) -> None:
+    """Close a (locked) session, write its audit row and free its space in one round trip (the gate's hot path).
+
+    The capacity row is taken after the session row, as everywhere (vehicles -> parking_sessions -> lot_capacities).
+    """
+    fee_lines = closing["fee_lines"]
+    await db.execute(
+        _CLOSE_AND_FREE,
+        {
+            **closing,
+            "fee_lines": None if fee_lines is None else json.dumps(fee_lines),
+            "session_id": session_id,
+            "actor": actor,
+            "entity_id": str(session_id),
+            "audit": json.dumps(audit),
+        },
+    )
 
 
 async def get(db: AsyncSession, session_id: uuid.UUID) -> ParkingSession | None:

@@ -3,17 +3,22 @@
 Runs inside the caller's transaction and never commits. Lock order everywhere: vehicles -> parking_sessions
 -> lot_capacities (the gate takes the session row before it touches the lot's counters), so concurrent
 entries and exits of one plate cannot deadlock.
+
+Opening at the gate is one round trip: ``gate_entry()`` (migration 0050, called by
+``parking.gate.repository.entry``) inserts the event, closes a stay whose exit was missed (flag
+``exit_missing``, for review), applies the capacity guard and inserts the session with its audit row. The exact
+open session of an exit plate is found, locked, by ``gate_exit_begin()`` (migration 0051); `find_open` here is
+the confusable-tolerant fallback.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from parking.audit.service import record as audit
 from parking.models import ParkingSession
@@ -23,58 +28,22 @@ from parking.sessions.matching import best_match
 CAR_CLASSES = ("car_small", "car_large")
 
 
+@dataclass
+class OpenSession:
+    """What closing a session needs of it (a locked open session)."""
+
+    id: uuid.UUID
+    plate: str | None
+    vehicle_class: str
+    entry_at: datetime | None
+    flags: list[str] = field(default_factory=list)
+    review_status: str = "none"
+    review_reason: str | None = None
+
+
 def _matchable_classes(vehicle_class: str) -> tuple[str, ...]:
     """A car read at the exit may have entered as the other car size; other classes match only themselves."""
     return CAR_CLASSES if vehicle_class.startswith("car") else (vehicle_class,)
-
-
-async def ensure_vehicle(db: AsyncSession, plate: str, vehicle_class: str) -> None:
-    await repo.ensure_vehicle(db, plate, vehicle_class)
-
-
-async def close_missed_stay(db: AsyncSession, *, lot_id: uuid.UUID, plate: str) -> str | None:
-    """A plate entering while already inside means its exit was missed: close that stay for review.
-
-    Returns the vehicle class of the stay closed (its space is freed by the caller), or None.
-    """
-    return await repo.close_open_for_review(
-        db, lot_id=lot_id, plate=plate, flag="exit_missing", reason="re-entered without an exit"
-    )
-
-
-async def open_session(
-    db: AsyncSession,
-    *,
-    lot_id: uuid.UUID,
-    vehicle_class: str,
-    plate: str | None,
-    entry_event_id: uuid.UUID,
-    entry_at: datetime,
-    flags: list[str],
-    actor: str,
-) -> uuid.UUID:
-    session_id = uuid.uuid4()
-    await repo.insert_session(
-        db,
-        id=session_id,
-        lot_id=lot_id,
-        vehicle_class=vehicle_class,
-        plate=plate,
-        status="open",
-        entry_event_id=entry_event_id,
-        entry_at=entry_at,
-        flags=flags,
-        review_status="pending" if "plate_unreadable" in flags else "none",
-    )
-    await audit(
-        db,
-        actor=actor,
-        action="session.open",
-        entity="parking_session",
-        entity_id=str(session_id),
-        data={"plate": plate, "event_id": str(entry_event_id)},
-    )
-    return session_id
 
 
 async def record_unknown_exit(
@@ -115,38 +84,35 @@ async def record_unknown_exit(
     return session_id
 
 
-async def find_open(
+def _detached(db: AsyncSession, row: ParkingSession) -> OpenSession:
+    # The close is a Core UPDATE: keep no stale ORM copy in this transaction's identity map (code later in the
+    # transaction, e.g. the e-invoice built from the session, then reads the closed row from the database).
+    sess = OpenSession(
+        row.id, row.plate, row.vehicle_class, row.entry_at, list(row.flags or []), row.review_status, row.review_reason
+    )
+    db.expunge(row)
+    return sess
+
+
+async def find_similar_open(
     db: AsyncSession, *, lot_id: uuid.UUID, plate: str, vehicle_class: str
-) -> tuple[ParkingSession | None, str | None]:
-    """Exact plate first; otherwise the single best confusable-tolerant match. Returns (locked session, plate)."""
-    exact = await repo.open_for_update(db, lot_id=lot_id, plate=plate)
-    if exact is not None:
-        return exact, plate
+) -> tuple[OpenSession | None, str | None]:
+    """The single best confusable-tolerant match among the lot's open sessions (no exact one exists)."""
     candidates = await repo.open_plates(db, lot_id=lot_id, vehicle_classes=_matchable_classes(vehicle_class))
     m = best_match(plate, candidates)
     if m is None:
         return None, None
-    return await repo.open_for_update(db, lot_id=lot_id, plate=m.plate), m.plate
+    row = await repo.open_for_update(db, lot_id=lot_id, plate=m.plate)
+    return (_detached(db, row) if row is not None else None), m.plate
 
 
 async def close(
-    db: AsyncSession, sess: ParkingSession, closing: dict[str, Any], *, actor: str, audit_data: dict[str, Any]
+    db: AsyncSession, sess: OpenSession, closing: dict[str, Any], *, actor: str, audit_data: dict[str, Any]
 ) -> None:
-    """Close a located (locked) session with the given exit facts and fee."""
-    await repo.update_session(db, sess.id, **closing, updated_at=func.now())
-    # The Core UPDATE bypassed the ORM: mirror it on the loaded row (no extra round trip), so code later in this
-    # transaction (payments, the e-invoice built from the session) sees the exit time, fee and tariff.
-    for key, value in closing.items():
-        set_committed_value(sess, key, value)
-    await audit(
-        db, actor=actor, action="session.close", entity="parking_session", entity_id=str(sess.id), data=audit_data
-    )
-
-
-async def record_payment_status(
-    db: AsyncSession, session_id: uuid.UUID, *, payment_status: str, flags: list[str]
-) -> None:
-    await repo.update_session(db, session_id, payment_status=payment_status, flags=flags)
+    """Close a located (locked) session with the given exit facts and fee, audit it and free its space."""
+    await repo.close_and_free(db, sess.id, closing, actor=actor, audit=audit_data)
+    sess.flags = list(closing["flags"])
+    sess.review_status, sess.review_reason = closing["review_status"], closing["review_reason"]
 
 
 async def get(db: AsyncSession, session_id: uuid.UUID) -> ParkingSession | None:
