@@ -16,6 +16,7 @@ from starlette.responses import Response
 import parking.invoices.tasks  # noqa: F401  (registers the invoice outbox handlers)
 from parking.drivers.endpoints import router as drivers_router
 from parking.gate.endpoints import router as gate_router
+from parking.gate.outcome_endpoints import router as gate_outcome_router
 from parking.health.endpoints import router as health_router
 from parking.invoices.endpoints import router as invoices_router
 from parking.kit import outbox
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         health_router,
         gate_router,
+        gate_outcome_router,
         lots_router,
         quotes_router,
         payments_router,
