@@ -23,6 +23,7 @@ from parking.kit import outbox
 from parking.kit.db import make_engine, make_sessionmaker, transaction
 from parking.kit.deps import AppState
 from parking.kit.errors import install_error_handlers
+from parking.kit.guard import RequestGuard
 from parking.kit.logging import configure_logging
 from parking.kit.metrics import MetricsMiddleware, metrics_response
 from parking.kit.redis import make_redis
@@ -49,9 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, settings.log_json)
-        engine = make_engine(str(settings.database_url), settings.db_pool_size)
+        engine = make_engine(
+            str(settings.database_url),
+            settings.db_pool_size,
+            settings.db_connect_timeout_s,
+            settings.db_command_timeout_s,
+        )
         sm = make_sessionmaker(engine)
-        redis = make_redis(str(settings.redis_url))
+        redis = make_redis(str(settings.redis_url), settings.redis_timeout_s)
         state = AppState(settings, engine, sm, redis, LaneCache(), load_book(settings.config_dir))
         app.state.parking = state
         stop = asyncio.Event()
@@ -106,8 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Cashless parking for Vietnamese cities: no cash, no stop, always a receipt.",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, settings.retry_after_s)
     app.add_middleware(MetricsMiddleware)
+    # Added last, so outermost: hostile bodies are refused before anything reads them.
+    app.add_middleware(RequestGuard, default=settings.max_body_bytes, limits=settings.body_limits)
     for router in (
         health_router,
         gate_router,

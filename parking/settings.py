@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     db_pool_size: int = 20
+    db_connect_timeout_s: float = Field(5.0, gt=0)  # also the wait for a pooled connection
+    db_command_timeout_s: float = Field(30.0, gt=0)
+    redis_timeout_s: float = Field(5.0, gt=0)
+    retry_after_s: int = Field(5, gt=0)  # Retry-After of a 503 when PostgreSQL or Redis is out of reach
+
+    # Request bodies are refused beyond these sizes before they are read (Content-Length) or while they
+    # stream in; the longest matching path prefix wins. Notifications from the outside are small.
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    body_limits: dict[str, int] = {"/v1/payments/notify": 64 * 1024}
 
     # Gate rules
     min_plate_confidence: float = Field(0.5, ge=0, le=1)
