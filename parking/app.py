@@ -27,6 +27,7 @@ from parking.kit.guard import RequestGuard
 from parking.kit.logging import configure_logging
 from parking.kit.metrics import MetricsMiddleware, metrics_response
 from parking.kit.redis import make_redis
+from parking.kit.secret_settings import enforce as enforce_secrets
 from parking.lanes.auth import LaneCache
 from parking.lots.endpoints import router as lots_router
 from parking.occupancy.service import repair
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "create_app needs PARKING_DATABASE_URL and PARKING_REDIS_URL; `parking run`/`parking serve` start "
             "embedded servers and set them for you"
         )
+    # Outside demo/test mode, a default, empty or weak secret stops the start here (demo: generated ones).
+    enforce_secrets(settings.mode, settings.data_dir, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PARKING_", env_file=".env", extra="ignore")
 
+    # production: refuse to start with a default/empty/weak secret; demo (`make run`): secrets generated per
+    # installation in data_dir; test: the fixed development secrets the test simulators share.
+    mode: Literal["production", "demo", "test"] = "production"
     database_url: str | None = None
     redis_url: str | None = None
     data_dir: Path = REPO_ROOT / ".parking"

@@ -18,6 +18,11 @@ GATE_EVENTS = Counter("parking_gate_events_total", "Gate events by kind and outc
 OPEN_SESSIONS = Gauge("parking_open_sessions", "Open parking sessions (refreshed by the repair loop)", ["lot"])
 LANES_ONLINE = Gauge("parking_lanes_online", "Lanes that sent a heartbeat recently")
 OUTBOX_PROCESSED = Counter("parking_outbox_processed_total", "Outbox messages by topic and result", ["topic", "result"])
+UNVERIFIED_NOTIFICATIONS = Counter(
+    "parking_payment_notifications_rejected_total",
+    "Payment notifications refused as unverified (bad signature, malformed), by provider and reason",
+    ["provider", "reason"],
+)
 OCCUPANCY_REPAIRS = Counter("parking_occupancy_repairs_total", "Redis occupancy counters corrected from PostgreSQL")
 
 
