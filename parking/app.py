@@ -22,12 +22,14 @@ from parking.invoices.endpoints import router as invoices_router
 from parking.kit import outbox
 from parking.kit.db import make_engine, make_sessionmaker, transaction
 from parking.kit.deps import AppState
+from parking.kit.docs import install_docs
 from parking.kit.errors import install_error_handlers
 from parking.kit.guard import RequestGuard
 from parking.kit.logging import configure_logging
 from parking.kit.metrics import MetricsMiddleware, metrics_response
 from parking.kit.redis import make_redis
 from parking.kit.secret_settings import enforce as enforce_secrets
+from parking.kit.security import SecurityHeaders
 from parking.lanes.auth import LaneCache
 from parking.lots.endpoints import router as lots_router
 from parking.occupancy.service import repair
@@ -114,9 +116,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Cashless parking for Vietnamese cities: no cash, no stop, always a receipt.",
         lifespan=lifespan,
+        docs_url=None,  # served from vendored assets by install_docs (no CDN)
+        redoc_url=None,
     )
     install_error_handlers(app, settings.retry_after_s)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(SecurityHeaders)
     # Added last, so outermost: hostile bodies are refused before anything reads them.
     app.add_middleware(RequestGuard, default=settings.max_body_bytes, limits=settings.body_limits)
     for router in (
@@ -130,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         invoices_router,
     ):
         app.include_router(router)
+
+    install_docs(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -26,6 +26,7 @@ import vnplate
 from parking.audit.service import record as audit
 from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo
 from parking.invoices.service import receipt_url_for_session
+from parking.kit import images
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
 from parking.models import GateEvent, GateEventImage, LotCapacity, ParkingSession, Vehicle
@@ -142,6 +143,8 @@ def validate(ev: GateEventIn, lane: LaneInfo, rules: GateRules, now: datetime) -
                 413,
                 {"max_bytes": rules.max_image_bytes, "bytes": len(image)},
             )
+        if not images.is_jpeg(image):  # magic bytes alone are not an image
+            raise AppError("bad_image", "image_jpeg_b64 is not a JPEG image.", 422)
     return plate, image
 
 
