@@ -27,6 +27,7 @@ from parking.kit.errors import install_error_handlers
 from parking.kit.guard import RequestGuard
 from parking.kit.logging import configure_logging
 from parking.kit.metrics import MetricsMiddleware, metrics_response
+from parking.kit.ratelimit import Limits, RateLimit
 from parking.kit.redis import make_redis
 from parking.kit.secret_settings import enforce as enforce_secrets
 from parking.kit.security import SecurityHeaders
@@ -120,10 +121,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app, settings.retry_after_s)
+    # Added inner to outer: security headers on every answer (refusals included), then the rate limit
+    # (before a body is read), then the request guard (sizes, NUL), then metrics.
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(SecurityHeaders)
-    # Added last, so outermost: hostile bodies are refused before anything reads them.
     app.add_middleware(RequestGuard, default=settings.max_body_bytes, limits=settings.body_limits)
+    app.add_middleware(
+        RateLimit,
+        limits=Limits(
+            settings.rate_limit_client_per_s,
+            settings.rate_limit_client_burst,
+            settings.rate_limit_lane_per_s,
+            settings.rate_limit_lane_burst,
+            list(settings.rate_limit_exempt),
+        ),
+    )
+    app.add_middleware(SecurityHeaders)
     for router in (
         health_router,
         gate_router,

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     body_limits: dict[str, int] = {"/v1/payments/notify": 64 * 1024}
 
+    # Token buckets in Redis, per client address and per lane credential (429 rate_limited beyond them).
+    # Loopback is exempt by default (local benchmarks, the demo's agents); behind a reverse proxy the client
+    # address comes from X-Forwarded-For (uvicorn --proxy-headers).
+    rate_limit_client_per_s: float = Field(50.0, gt=0)
+    rate_limit_client_burst: float = Field(200.0, ge=1)
+    rate_limit_lane_per_s: float = Field(20.0, gt=0)
+    rate_limit_lane_burst: float = Field(60.0, ge=1)
+    rate_limit_exempt: list[str] = ["127.0.0.1", "::1"]
+
     # Gate rules
     min_plate_confidence: float = Field(0.5, ge=0, le=1)
     max_future_skew_s: int = 300  # device clocks drift; beyond this the event is refused
