@@ -365,13 +365,13 @@ class ChaosRun:
             self._wait(lambda: len(self._queue("exit")) >= self.vehicles, 40 + self.vehicles * 10)
             self.stop_faults.set()
             faults.join(30)
-            for p in self.proxies:
-                p.set_mode("pass")
+            for proxy in self.proxies:
+                proxy.set_mode("pass")
             if self.procs["api"].p is None or self.procs["api"].p.poll() is not None:
                 self.procs["api"].start()
             for name in ("agent-entry", "agent-exit"):
-                p = self.procs[name].p
-                if p is None or p.poll() is not None:
+                child = self.procs[name].p
+                if child is None or child.poll() is not None:
                     self.procs[name].start()
 
             def drained() -> bool:
@@ -386,8 +386,8 @@ class ChaosRun:
         finally:
             self.stop_faults.set()
             self.stop_payer.set()
-            for p in self.procs.values():
-                p.stop()
+            for proc in self.procs.values():
+                proc.stop()
             for proxy in self.proxies:
                 proxy.stop()
         self.figures.duration_s = round(time.monotonic() - t0, 1)
@@ -440,8 +440,8 @@ class ChaosRun:
                 )
                 f.sessions_open_twice = int(
                     await one(
-                        "SELECT count(*) FROM (SELECT plate FROM parking_sessions WHERE lot_id = :lot AND status = 'open'"
-                        " GROUP BY plate HAVING count(*) > 1) x"
+                        "SELECT count(*) FROM (SELECT plate FROM parking_sessions"
+                        " WHERE lot_id = :lot AND status = 'open' GROUP BY plate HAVING count(*) > 1) x"
                     )
                 )
                 open_n = int(await one("SELECT count(*) FROM parking_sessions WHERE lot_id = :lot AND status = 'open'"))
@@ -449,7 +449,8 @@ class ChaosRun:
                 f.occupancy_pg_mismatch = abs(occ - open_n)
                 f.paid_sessions = int(
                     await one(
-                        "SELECT count(DISTINCT p.session_id) FROM payments p JOIN parking_sessions s ON s.id = p.session_id"
+                        "SELECT count(DISTINCT p.session_id) FROM payments p"
+                        " JOIN parking_sessions s ON s.id = p.session_id"
                         " WHERE s.lot_id = :lot AND p.status = 'confirmed'"
                     )
                 )
@@ -470,7 +471,8 @@ class ChaosRun:
                     await one(
                         "SELECT count(*) FROM (SELECT s.id, (SELECT count(*) FROM invoices i WHERE i.session_id = s.id"
                         " AND i.kind = 'original') AS n FROM parking_sessions s WHERE s.lot_id = :lot AND EXISTS"
-                        " (SELECT 1 FROM payments p WHERE p.session_id = s.id AND p.status = 'confirmed')) x WHERE n <> 1"
+                        " (SELECT 1 FROM payments p WHERE p.session_id = s.id AND p.status = 'confirmed')) x"
+                        " WHERE n <> 1"
                     )
                 )
                 f.invoice_total_not_fee = int(
