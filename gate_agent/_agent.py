@@ -262,8 +262,11 @@ class GateAgent:
                     )
                     return
                 except Retryable as exc:
-                    log.warning("server_unreachable", event_id=event_id, error=str(exc))
-                    self._set_offline(True)
+                    log.warning("server_unreachable", event_id=event_id, error=str(exc), link_down=exc.link_down)
+                    if exc.link_down:
+                        self._set_offline(True)
+                    # else: the server answered, with an error about this event: decide it locally, keep the
+                    # lane online for the next vehicle, and resend this one (unchanged) later.
                     self.store.retry_later(event_id, str(exc), backoff_s(0, max_s=self.cfg.queue.max_backoff_s))
             if resp is not None:
                 self.store.ack(event_id, resp)
@@ -426,6 +429,8 @@ class GateAgent:
                     self.store.retry_later(
                         ev.event_id, str(exc), backoff_s(ev.attempts, max_s=self.cfg.queue.max_backoff_s)
                     )
+                    if not exc.link_down:
+                        continue  # an error about this event only: the others may go through
                     self._set_offline(True)
                     break  # the link is down: the rest would fail the same way
                 # An old event's answer is recorded, not acted on: that car has long gone.
@@ -437,7 +442,32 @@ class GateAgent:
                     attempts=ev.attempts + 1,
                 )
                 self._set_offline(False)
+            self._send_outcomes()
             self._wake_sender.wait(0.5)
+
+    def _send_outcomes(self) -> None:
+        """Report what the lane did on its own for events the server now holds (the event body is never
+        rewritten: the outcome is its own request, idempotent on the event id)."""
+        for event_id, action, attempts, flags in self.store.due_outcomes():
+            if self.stop.is_set():
+                return
+            try:
+                resp = self.uplink.post_outcome(event_id, {"outcome": action, "flags": flags})
+            except Rejected as exc:
+                self.store.outcome_rejected(event_id, str(exc))
+                log.error("outcome_rejected", event_id=event_id, error=str(exc))
+                continue
+            except Retryable as exc:
+                self.store.outcome_retry_later(
+                    event_id, str(exc), backoff_s(attempts, max_s=self.cfg.queue.max_backoff_s)
+                )
+                if exc.link_down:
+                    self._set_offline(True)
+                    return
+                continue
+            self.store.outcome_sent(event_id)
+            log.info("outcome_delivered", event_id=event_id, replayed=resp.get("replayed"), flags=resp.get("flags"))
+            self._set_offline(False)
 
     def heartbeat_payload(self) -> dict[str, Any]:
         st = self.source.stats
@@ -448,7 +478,7 @@ class GateAgent:
             "camera_ok": st.camera_ok,
             "camera_error": st.camera_error,
             "last_read": self.last_read,
-            "queue_depth": self.store.depth(),
+            **self.store.stats(),  # queue_depth, dead_letters, outcomes_pending
             "offline": self.offline,
             "agent_version": AGENT_VERSION,
             "latency_ms": self.latency.summary(),

@@ -36,9 +36,19 @@ CREATE TABLE IF NOT EXISTS events (
     acked_at REAL
 );
 CREATE INDEX IF NOT EXISTS events_due ON events (status, next_attempt_at);
+-- outcome_* columns are added by _migrate (queues created by older agents lack them).
 CREATE INDEX IF NOT EXISTS events_plate ON events (plate_norm, kind, created_at);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+# outcome_status: NULL (nothing to report) | pending | sent | rejected
+OUTCOME_COLUMNS = (
+    ("outcome_status", "TEXT"),
+    ("outcome_attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("outcome_next_at", "REAL"),
+    ("outcome_error", "TEXT"),
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,15 @@ class EventStore:
         # FULL syncs the WAL on every commit: a committed event survives power loss.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """The offline outcome (what the lane did on its own) is a separate fact, sent after the event
+        itself: the event body is never rewritten, so its server-side request hash never changes."""
+        cols = {r[1] for r in self._db.execute("PRAGMA table_info(events)")}
+        for name, decl in OUTCOME_COLUMNS:
+            if name not in cols:
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         with self._lock:
@@ -94,14 +113,38 @@ class EventStore:
                 raise
 
     def mark_opened_offline(self, event_id: str, flags: list[str]) -> None:
-        """The lane opened on its own: the server must record it, not decide it."""
+        """The lane opened on its own. The event body stays as sent (the server may already hold it); the
+        outcome is queued as its own report, sent once the event is acknowledged."""
         with self._lock:
-            row = self._db.execute("SELECT body FROM events WHERE event_id = ?", (event_id,)).fetchone()
-            body = json.loads(row[0])
-            body["offline_action"] = "opened"
             self._db.execute(
-                "UPDATE events SET body = ?, local_action = 'opened', local_flags = ? WHERE event_id = ?",
-                (json.dumps(body), json.dumps(flags), event_id),
+                "UPDATE events SET local_action = 'opened', local_flags = ?, outcome_status = 'pending',"
+                " outcome_next_at = ? WHERE event_id = ?",
+                (json.dumps(flags), time.time(), event_id),
+            )
+
+    def outcome_sent(self, event_id: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE events SET outcome_status = 'sent', outcome_attempts = outcome_attempts + 1,"
+                " outcome_error = NULL WHERE event_id = ?",
+                (event_id,),
+            )
+
+    def outcome_rejected(self, event_id: str, error: str) -> None:
+        """Dead letter: the server refused the outcome for good; kept for an operator, never retried."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE events SET outcome_status = 'rejected', outcome_attempts = outcome_attempts + 1,"
+                " outcome_error = ? WHERE event_id = ?",
+                (error, event_id),
+            )
+
+    def outcome_retry_later(self, event_id: str, error: str, delay_s: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE events SET outcome_attempts = outcome_attempts + 1, outcome_error = ?, outcome_next_at = ?"
+                " WHERE event_id = ? AND outcome_status = 'pending'",
+                (error, time.time() + delay_s, event_id),
             )
 
     def mark_local(self, event_id: str, action: str, flags: list[str]) -> None:
@@ -138,7 +181,9 @@ class EventStore:
     def retry_all_now(self) -> None:
         """The link came back: do not wait out each event's backoff."""
         with self._lock:
-            self._db.execute("UPDATE events SET next_attempt_at = ? WHERE status = 'pending'", (time.time(),))
+            now = time.time()
+            self._db.execute("UPDATE events SET next_attempt_at = ? WHERE status = 'pending'", (now,))
+            self._db.execute("UPDATE events SET outcome_next_at = ? WHERE outcome_status = 'pending'", (now,))
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -150,6 +195,33 @@ class EventStore:
                 (time.time(), limit),
             ).fetchall()
         return [_row(r) for r in rows]
+
+    def due_outcomes(self, limit: int = 50) -> list[tuple[str, str, int, list[str]]]:
+        """(event_id, local_action, attempts, local_flags) of acknowledged events whose outcome is due."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT event_id, local_action, outcome_attempts, local_flags FROM events"
+                " WHERE status = 'acked' AND outcome_status = 'pending' AND outcome_next_at <= ? ORDER BY seq LIMIT ?",
+                (time.time(), limit),
+            ).fetchall()
+        return [(r[0], r[1], int(r[2]), json.loads(r[3]) if r[3] else []) for r in rows]
+
+    def stats(self) -> dict[str, int]:
+        """Queue figures for the heartbeat: what waits, and what was refused for good (dead letters)."""
+        with self._lock:
+            r = self._db.execute(
+                "SELECT"
+                " coalesce(sum(status = 'pending'), 0),"
+                " coalesce(sum(status = 'rejected'), 0) + coalesce(sum(outcome_status = 'rejected'), 0),"
+                " coalesce(sum(outcome_status = 'pending' AND status != 'rejected'), 0)"
+                " FROM events"
+            ).fetchone()
+        return {"queue_depth": int(r[0]), "dead_letters": int(r[1]), "outcomes_pending": int(r[2])}
+
+    def outcome_status(self, event_id: str) -> str | None:
+        with self._lock:
+            r = self._db.execute("SELECT outcome_status FROM events WHERE event_id = ?", (event_id,)).fetchone()
+        return None if r is None else r[0]
 
     def get(self, event_id: str) -> QueuedEvent | None:
         with self._lock:

@@ -15,7 +15,15 @@ AGENT_VERSION = "0.1.0"
 
 
 class Retryable(Exception):
-    """Connection error, timeout, 5xx, 408/409/429, and 401/403 (see ``classify``)."""
+    """Connection error, timeout, 5xx, 408/429, and 401/403 (see ``classify``).
+
+    ``link_down``: no usable answer from the platform at all (connection error, timeout, 502/503/504, a
+    credential or rate refusal that holds for every event): the lane decides locally until the link is back.
+    A 500 about one event is retried later but says nothing about the link: the lane stays online."""
+
+    def __init__(self, message: str, link_down: bool = True) -> None:
+        super().__init__(message)
+        self.link_down = link_down
 
 
 class Rejected(Exception):
@@ -46,9 +54,11 @@ def classify(r: httpx.Response) -> None:
         return
     code, message = _error(r)
     # 401/403 are about the lane's credential, not the event: a rotated token must not turn
-    # a day of queued events into rejects, so they wait for the fix instead.
-    if r.status_code in (401, 403, 408, 409, 429) or r.status_code >= 500 or r.status_code < 400:
-        raise Retryable(f"{r.status_code} {code}: {message}")
+    # a day of queued events into rejects, so they wait for the fix instead. Every other 4xx (409
+    # event_id_conflict included) is a permanent refusal of this event: retrying cannot change it.
+    if r.status_code in (401, 403, 408, 429) or r.status_code >= 500 or r.status_code < 400:
+        link_down = r.status_code != 500
+        raise Retryable(f"{r.status_code} {code}: {message}", link_down=link_down)
     raise Rejected(r.status_code, code, message)
 
 
@@ -87,6 +97,9 @@ class Uplink:
 
     def post_event(self, body: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         return dict(self._request("POST", "/v1/gate/events", json=body, timeout=timeout))
+
+    def post_outcome(self, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._request("POST", f"/v1/gate/events/{event_id}/outcome", json=body))
 
     def heartbeat(self, payload: dict[str, Any]) -> dict[str, Any]:
         return dict(self._request("POST", "/v1/gate/heartbeat", json=payload))

@@ -24,17 +24,23 @@ from parking.drivers.endpoints import operator_router as drivers_operator_router
 from parking.drivers.endpoints import router as drivers_router
 from parking.drivers.endpoints import sessions_router as fee_proof_router
 from parking.gate.endpoints import router as gate_router
+from parking.gate.outcome_endpoints import router as gate_outcome_router
 from parking.health.endpoints import router as health_router
 from parking.invoices.endpoints import router as invoices_router
 from parking.kit import outbox
 from parking.kit.db import make_engine, make_sessionmaker, transaction
 from parking.kit.deps import AppState
+from parking.kit.docs import install_docs
 from parking.kit.errors import install_error_handlers
+from parking.kit.guard import RequestGuard
 from parking.kit.leader import release as release_leadership
 from parking.kit.leader import wait_for_leadership
 from parking.kit.logging import configure_logging
 from parking.kit.metrics import MetricsMiddleware, metrics_response
+from parking.kit.ratelimit import Limits, RateLimit
 from parking.kit.redis import make_redis
+from parking.kit.secret_settings import enforce as enforce_secrets
+from parking.kit.security import SecurityHeaders
 from parking.lanes.auth import LaneCache
 from parking.lanes.endpoints import router as lanes_router
 from parking.lots.endpoints import router as lots_router
@@ -57,13 +63,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "create_app needs PARKING_DATABASE_URL and PARKING_REDIS_URL; `parking run`/`parking serve` start "
             "embedded servers and set them for you"
         )
+    # Outside demo/test mode, a default, empty or weak secret stops the start here (demo: generated ones).
+    enforce_secrets(settings.mode, settings.data_dir, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, settings.log_json)
-        engine = make_engine(str(settings.database_url), settings.db_pool_size)
+        engine = make_engine(
+            str(settings.database_url),
+            settings.db_pool_size,
+            settings.db_connect_timeout_s,
+            settings.db_command_timeout_s,
+        )
         sm = make_sessionmaker(engine)
-        redis = make_redis(str(settings.redis_url))
+        redis = make_redis(str(settings.redis_url), settings.redis_timeout_s)
         state = AppState(settings, engine, sm, redis, LaneCache(), load_book(settings.config_dir))
         app.state.parking = state
         stop = asyncio.Event()
@@ -146,12 +159,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Cashless parking for Vietnamese cities: no cash, no stop, always a receipt.",
         lifespan=lifespan,
+        docs_url=None,  # served from vendored assets by install_docs (no CDN)
+        redoc_url=None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, settings.retry_after_s)
+    # Added inner to outer: security headers on every answer (refusals included), then the rate limit
+    # (before a body is read), then the request guard (sizes, NUL), then metrics.
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestGuard, default=settings.max_body_bytes, limits=settings.body_limits)
+    app.add_middleware(
+        RateLimit,
+        limits=Limits(
+            settings.rate_limit_client_per_s,
+            settings.rate_limit_client_burst,
+            settings.rate_limit_lane_per_s,
+            settings.rate_limit_lane_burst,
+            list(settings.rate_limit_exempt),
+        ),
+    )
+    app.add_middleware(SecurityHeaders)
     for router in (
         health_router,
         gate_router,
+        gate_outcome_router,
         lots_router,
         occupancy_router,
         lanes_router,
@@ -168,6 +198,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         city_operator_router,
     ):
         app.include_router(router)
+
+    install_docs(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -20,6 +20,20 @@ from parking.settings import REPO_ROOT, Settings, get_settings
 app = typer.Typer(help="Cashless parking platform: no cash, no stop, always a receipt.", no_args_is_help=True)
 
 
+def _terminate_like_interrupt() -> None:
+    """SIGTERM (what a service manager sends) stops everything this command started, as Ctrl-C does.
+
+    uvicorn shuts down on SIGTERM and then re-raises it with the handler that was there before: with the
+    default one the process died at once, skipping every ``finally`` (simulators, gate agents, the demo
+    payer, Redis and PostgreSQL were left running). This handler turns it into an exception instead."""
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean shutdown; a second SIGTERM changes nothing
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 @contextlib.contextmanager
 def services(settings: Settings) -> Iterator[tuple[str, str]]:
     """Configured servers when PARKING_DATABASE_URL / PARKING_REDIS_URL are set; embedded ones otherwise."""
@@ -118,10 +132,23 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     )
 
 
+def _check_secrets(settings: Settings) -> None:
+    """Before anything starts: outside demo/test mode, default or empty secrets stop the command."""
+    from parking.kit.secret_settings import InsecureConfiguration, enforce
+
+    try:
+        enforce(settings.mode, settings.data_dir, settings)
+    except InsecureConfiguration as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(workers: int = typer.Option(1, min=1, max=16, help="API worker processes")) -> None:
     """Serve the API only (embedded PostgreSQL/Redis unless URLs are configured)."""
     settings = get_settings()
+    _check_secrets(settings)
+    _terminate_like_interrupt()
     with services(settings) as (db_url, _):
         run_migrations(db_url)
         _serve(settings, workers)
@@ -167,10 +194,14 @@ def run(agents: bool = typer.Option(True, help="Start the demo lot's gate agents
     """Run the whole platform: database, Redis, migrations, demo lots, simulators, API and gate agents."""
     from parking.demo import launcher
 
+    os.environ.setdefault("PARKING_MODE", "demo")  # the demo launcher: secrets generated per installation
+    get_settings.cache_clear()
     settings = get_settings()
     procs: list[subprocess.Popen[bytes]] = []
     for key, value in launcher.simulator_env(settings).items():
         os.environ.setdefault(key, value)  # before anything reads the payment/invoice settings
+    _check_secrets(settings)
+    _terminate_like_interrupt()
     with services(settings) as (db_url, _redis_url):
         typer.echo("· migrating", err=True)
         run_migrations(db_url)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PARKING_", env_file=".env", extra="ignore")
 
+    # production: refuse to start with a default/empty/weak secret; demo (`make run`): secrets generated per
+    # installation in data_dir; test: the fixed development secrets the test simulators share.
+    mode: Literal["production", "demo", "test"] = "production"
     database_url: str | None = None
     redis_url: str | None = None
     data_dir: Path = REPO_ROOT / ".parking"
@@ -30,6 +34,24 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     db_pool_size: int = 20
+    db_connect_timeout_s: float = Field(5.0, gt=0)  # also the wait for a pooled connection
+    db_command_timeout_s: float = Field(30.0, gt=0)
+    redis_timeout_s: float = Field(5.0, gt=0)
+    retry_after_s: int = Field(5, gt=0)  # Retry-After of a 503 when PostgreSQL or Redis is out of reach
+
+    # Request bodies are refused beyond these sizes before they are read (Content-Length) or while they
+    # stream in; the longest matching path prefix wins. Notifications from the outside are small.
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    body_limits: dict[str, int] = {"/v1/payments/notify": 64 * 1024}
+
+    # Token buckets in Redis, per client address and per lane credential (429 rate_limited beyond them).
+    # Loopback is exempt by default (local benchmarks, the demo's agents); behind a reverse proxy the client
+    # address comes from X-Forwarded-For (uvicorn --proxy-headers).
+    rate_limit_client_per_s: float = Field(50.0, gt=0)
+    rate_limit_client_burst: float = Field(200.0, ge=1)
+    rate_limit_lane_per_s: float = Field(20.0, gt=0)
+    rate_limit_lane_burst: float = Field(60.0, ge=1)
+    rate_limit_exempt: list[str] = ["127.0.0.1", "::1"]
 
     # Gate rules
     min_plate_confidence: float = Field(0.5, ge=0, le=1)

@@ -30,6 +30,8 @@ from tests.factories import LotHandle, make_lot
 
 # Operator certificates the tests mint (e-invoice signing) live in a throw-away folder, never in the checkout.
 os.environ.setdefault("PARKING_INVOICE_CERT_DIR", tempfile.mkdtemp(prefix="parking-test-certs-"))
+# Test mode: the fixed development secrets, which the tests' simulators share (production refuses them).
+os.environ.setdefault("PARKING_MODE", "test")
 
 
 def _run_migrations(url: str) -> None:

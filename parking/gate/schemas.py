@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -82,3 +82,29 @@ class SessionStatus(BaseModel):
     action: Action | None
     fee_vnd: int | None
     receipt_url: str | None = None
+
+
+class OutcomeIn(BaseModel):
+    """What the lane did on its own for an event it already sent (the event body itself never changes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["opened"] = Field(description="The lane opened the barrier without the server's answer")
+    at: datetime | None = Field(None, description="When the barrier opened, ISO 8601 with a UTC offset")
+    flags: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=16)
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and (v.tzinfo is None or v.utcoffset() is None):
+            raise ValueError("at must carry a UTC offset")
+        return v
+
+
+class OutcomeOut(BaseModel):
+    event_id: uuid.UUID
+    session_id: uuid.UUID | None
+    session_status: str | None
+    payment_status: str | None
+    flags: list[str] = []
+    replayed: bool = False

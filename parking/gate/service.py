@@ -23,7 +23,7 @@ import vnplate
 from parking.gate import repository as repo
 from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo, SessionStatus
 from parking.invoices.service import receipt_url_for_session
-from parking.kit import redis_keys
+from parking.kit import images, redis_keys
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
 from parking.payments import exit_hook
@@ -158,6 +158,8 @@ def validate(ev: GateEventIn, lane: LaneInfo, rules: GateRules, now: datetime) -
                 413,
                 {"max_bytes": rules.max_image_bytes, "bytes": len(image)},
             )
+        if not images.is_jpeg(image):  # magic bytes alone are not an image
+            raise AppError("bad_image", "image_jpeg_b64 is not a JPEG image.", 422)
     return plate, image
 
 

@@ -10,14 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from parking.kit import uow
 
 
-def make_engine(url: str, pool_size: int = 20) -> AsyncEngine:
+def make_engine(
+    url: str, pool_size: int = 20, connect_timeout_s: float = 5.0, command_timeout_s: float | None = 30.0
+) -> AsyncEngine:
+    # Bounded waits: with PostgreSQL out of reach (down, or a link that swallows packets) a request fails
+    # within seconds as 503 service_unavailable instead of hanging on a connect or a query.
+    connect_args: dict[str, object] = {
+        # asyncpg's statement cache works with our static SQL; jit off keeps short OLTP queries predictable.
+        "server_settings": {"jit": "off", "application_name": "parking"},
+        "timeout": connect_timeout_s,
+    }
+    if command_timeout_s:
+        connect_args["command_timeout"] = command_timeout_s
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        # asyncpg's statement cache works with our static SQL; jit off keeps short OLTP queries predictable.
-        connect_args={"server_settings": {"jit": "off", "application_name": "parking"}},
+        pool_timeout=connect_timeout_s,
+        connect_args=connect_args,
     )
 
 

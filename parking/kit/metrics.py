@@ -23,6 +23,11 @@ AFTER_COMMIT_FAILURES = Counter(
     "After-commit effects (Redis mirror, live streams) that failed; the repair job restores them",
     ["effect"],
 )
+UNVERIFIED_NOTIFICATIONS = Counter(
+    "parking_payment_notifications_rejected_total",
+    "Payment notifications refused as unverified (bad signature, malformed), by provider and reason",
+    ["provider", "reason"],
+)
 OCCUPANCY_REPAIRS = Counter("parking_occupancy_repairs_total", "Redis occupancy counters corrected from PostgreSQL")
 
 

@@ -20,8 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.audit.service import record as audit
-from parking.kit import outbox
+from parking.kit import bounded, outbox
 from parking.kit.errors import AppError
+from parking.kit.metrics import UNVERIFIED_NOTIFICATIONS
 from parking.models import Debt, ParkingSession, Payment, PaymentIntent, PaymentMethod, PaymentNotification, Refund
 from parking.payments import ledger, vietqr
 from parking.payments import repository as repo
@@ -505,6 +506,10 @@ async def handle_credit(
 
 
 async def log_rejected(db: AsyncSession, provider: str, reason: str, payload: dict[str, Any]) -> None:
+    # Unverified: anyone can send it, so it is counted and kept in bounded form only, never stored whole.
+    brief = bounded.summary(payload)
+    UNVERIFIED_NOTIFICATIONS.labels(provider, reason).inc()
+    log.warning("payment_notification_rejected", provider=provider, reason=reason, **brief)
     await db.execute(
         insert(PaymentNotification).values(
             provider=provider,
@@ -512,7 +517,7 @@ async def log_rejected(db: AsyncSession, provider: str, reason: str, payload: di
             verified=False,
             outcome=reason,
             payment_id=None,
-            payload=payload,
+            payload=brief,
         )
     )
 

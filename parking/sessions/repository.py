@@ -92,5 +92,19 @@ async def close_and_free(
     )
 
 
+_OCCUPY = text(
+    """
+    UPDATE lot_capacities SET occupied = occupied + 1
+     WHERE lot_id = :lot_id AND vehicle_class = :vehicle_class
+    RETURNING occupied
+    """
+)
+
+
+async def occupy_unguarded(db: AsyncSession, *, lot_id: uuid.UUID, vehicle_class: str) -> bool:
+    """Count a vehicle that is already inside, above capacity if need be (the lane opened on its own)."""
+    return (await db.execute(_OCCUPY, {"lot_id": lot_id, "vehicle_class": vehicle_class})).first() is not None
+
+
 async def get(db: AsyncSession, session_id: uuid.UUID) -> ParkingSession | None:
     return (await db.execute(select(ParkingSession).where(ParkingSession.id == session_id))).scalar_one_or_none()

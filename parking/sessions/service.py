@@ -24,8 +24,7 @@ from parking.audit.service import record as audit
 from parking.models import ParkingSession
 from parking.sessions import repository as repo
 from parking.sessions.matching import best_match
-
-CAR_CLASSES = ("car_small", "car_large")
+from parking.vocabulary import same_vehicle_group
 
 
 @dataclass
@@ -43,7 +42,7 @@ class OpenSession:
 
 def _matchable_classes(vehicle_class: str) -> tuple[str, ...]:
     """A car read at the exit may have entered as the other car size; other classes match only themselves."""
-    return CAR_CLASSES if vehicle_class.startswith("car") else (vehicle_class,)
+    return same_vehicle_group(vehicle_class)
 
 
 async def record_unknown_exit(
@@ -84,7 +83,54 @@ async def record_unknown_exit(
     return session_id
 
 
-def _detached(db: AsyncSession, row: ParkingSession) -> OpenSession:
+async def open_after_offline_entry(
+    db: AsyncSession,
+    *,
+    lot_id: uuid.UUID,
+    vehicle_class: str,
+    plate: str | None,
+    entry_event_id: uuid.UUID,
+    entry_at: datetime,
+    flags: list[str],
+    actor: str,
+) -> tuple[uuid.UUID, bool]:
+    """The lane let a car in on its own after the server refused or could not read it: the car is inside, so
+    it gets a session (counted above capacity if need be), flagged for review. The caller holds the plate lock.
+
+    Returns the session and whether a space was newly counted (False when the plate already had an open
+    session: the car is counted once).
+    """
+    if plate is not None:
+        existing = await repo.open_for_update(db, lot_id=lot_id, plate=plate)
+        if existing is not None:
+            return detached(db, existing).id, False
+    session_id = uuid.uuid4()
+    await repo.insert_session(
+        db,
+        id=session_id,
+        lot_id=lot_id,
+        vehicle_class=vehicle_class,
+        plate=plate,
+        status="open",
+        entry_event_id=entry_event_id,
+        entry_at=entry_at,
+        flags=flags,
+        review_status="pending",
+        review_reason="entry opened by the lane without the server's consent",
+    )
+    counted = await repo.occupy_unguarded(db, lot_id=lot_id, vehicle_class=vehicle_class)
+    await audit(
+        db,
+        actor=actor,
+        action="session.open_offline",
+        entity="parking_session",
+        entity_id=str(session_id),
+        data={"plate": plate, "event_id": str(entry_event_id), "flags": flags},
+    )
+    return session_id, counted
+
+
+def detached(db: AsyncSession, row: ParkingSession) -> OpenSession:
     # The close is a Core UPDATE: keep no stale ORM copy in this transaction's identity map (code later in the
     # transaction, e.g. the e-invoice built from the session, then reads the closed row from the database).
     sess = OpenSession(
@@ -103,7 +149,7 @@ async def find_similar_open(
     if m is None:
         return None, None
     row = await repo.open_for_update(db, lot_id=lot_id, plate=m.plate)
-    return (_detached(db, row) if row is not None else None), m.plate
+    return (detached(db, row) if row is not None else None), m.plate
 
 
 async def close(

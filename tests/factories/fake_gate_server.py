@@ -43,6 +43,12 @@ class FakeGateServer:
         }
         self.pay_plates: set[str] = set()  # normalised plates whose exit answers "pay"
         self.reject_plates: set[str] = set()  # answered 422
+        # Recorded, then answered 500 once (the real server with Redis down, before the fix): a committed event
+        # whose answer is lost.
+        self.fail_after_record: set[str] = set()
+        self.conflict_plates: set[str] = set()  # answered 409 event_id_conflict (a permanent refusal)
+        self.outcomes: Counter[str] = Counter()  # event_id -> outcome POSTs received
+        self.outcome_bodies: dict[str, dict[str, Any]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
         self.commands: list[dict[str, Any]] = []
         self.delay_s = 0.0
@@ -89,13 +95,42 @@ class FakeGateServer:
                 replayed = eid in self.answers
                 if not replayed and norm in self.reject_plates:
                     return _err(422, "plate_invalid", f"plate {body.get('plate')} is not a plate")
+                if norm in self.conflict_plates or (replayed and self.first_body[eid] != body):
+                    # As the real server: the same id with another body is a device bug, never accepted.
+                    return _err(409, "event_id_conflict", "already received with different content")
                 if not replayed:
                     self.first_body[eid] = body
                     self.answers[eid] = self._decide(body, norm)
+                    if norm in self.fail_after_record:
+                        self.fail_after_record.discard(norm)
+                        return _err(500, "internal_error", "stored, then failed before answering")
                 answer = self.answers[eid]
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
             return JSONResponse({**answer, "replayed": replayed})
+
+        async def outcome(request: Request) -> JSONResponse:
+            if not authed(request):
+                return _err(401, "unauthorized", "bad lane token")
+            eid = request.path_params["eid"]
+            body = await request.json()
+            with self.lock:
+                self.outcomes[eid] += 1
+                if eid not in self.answers:
+                    return _err(404, "event_not_found", "send the event before its outcome")
+                replayed = eid in self.outcome_bodies
+                self.outcome_bodies.setdefault(eid, body)
+                sid = self.answers[eid].get("session_id")
+            return JSONResponse(
+                {
+                    "event_id": eid,
+                    "session_id": sid,
+                    "session_status": "closed",
+                    "payment_status": None,
+                    "flags": [],
+                    "replayed": replayed,
+                }
+            )
 
         async def heartbeat(request: Request) -> JSONResponse:
             if not authed(request):
@@ -136,6 +171,7 @@ class FakeGateServer:
         return Starlette(
             routes=[
                 Route("/v1/gate/events", events, methods=["POST"]),
+                Route("/v1/gate/events/{eid}/outcome", outcome, methods=["POST"]),
                 Route("/v1/gate/heartbeat", heartbeat, methods=["POST"]),
                 Route("/v1/gate/cache", cache),
                 Route("/v1/gate/sessions/{sid}", session),

@@ -55,14 +55,37 @@ def test_retry_later_then_retry_all_now(tmp_path: Path) -> None:
     assert ev.attempts == 1 and ev.last_error == "ConnectError"
 
 
-def test_opened_offline_rewrites_the_body_not_the_id(tmp_path: Path) -> None:
+def test_opened_offline_keeps_the_body_and_queues_the_outcome_after_the_ack(tmp_path: Path) -> None:
     s = EventStore(str(tmp_path / "q.sqlite"))
     b = _body("exit")
     s.enqueue(b, "30A12345")
     s.mark_opened_offline(b["event_id"], ["offline", "charge_later"])  # type: ignore[arg-type]
     (ev,) = s.due()
-    assert ev.event_id == b["event_id"]
-    assert ev.body["offline_action"] == "opened" and ev.local_flags == ["offline", "charge_later"]
+    assert ev.event_id == b["event_id"] and ev.body == b  # never rewritten: its request hash is its identity
+    assert ev.local_action == "opened" and ev.local_flags == ["offline", "charge_later"]
+    assert s.due_outcomes() == []  # the server must hold the event before its outcome
+    s.ack(b["event_id"], {"action": "pay"})  # type: ignore[arg-type]
+    assert s.due_outcomes() == [(b["event_id"], "opened", 0, ["offline", "charge_later"])]
+    assert s.stats() == {"queue_depth": 0, "dead_letters": 0, "outcomes_pending": 1}
+    s.outcome_rejected(b["event_id"], "404 event_not_found")  # type: ignore[arg-type]
+    assert s.due_outcomes() == [] and s.stats()["dead_letters"] == 1
+
+
+def test_a_queue_of_an_older_agent_gains_the_outcome_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,"
+        " plate_norm TEXT, body TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL"
+        " DEFAULT 0, next_attempt_at REAL NOT NULL, last_error TEXT, response TEXT, local_action TEXT, local_flags"
+        " TEXT, created_at REAL NOT NULL, acked_at REAL);"
+    )
+    old.close()
+    s = EventStore(str(path))
+    b = _body()
+    s.enqueue(b, "30A12345")
+    s.mark_opened_offline(b["event_id"], [])  # type: ignore[arg-type]
+    assert s.stats()["outcomes_pending"] == 1
 
 
 def test_seen_recently_is_per_plate_and_kind(tmp_path: Path) -> None:

@@ -136,7 +136,7 @@ async def test_same_id_with_different_content_is_a_conflict(
 async def test_image_is_stored_with_the_event(
     client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    img = b"\xff\xd8\xff" + b"plate" * 100
+    img = _jpeg()
     ev = event("entry", "30A-123.45", confidence=0.3, image_jpeg_b64=base64.b64encode(img).decode())
     r = (await client.post("/v1/gate/events", json=ev, headers=lot.entry.headers)).json()
     assert r["action"] == "attendant"
@@ -151,3 +151,27 @@ async def test_image_is_stored_with_the_event(
 
 async def test_unknown_route_uses_the_error_shape(client: httpx.AsyncClient) -> None:
     _assert_error(await client.get("/v1/nothing-here"), 404, "not_found")
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (120, 40), (250, 250, 250)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "fake",
+    [
+        b"\xff\xd8\xff" + b"plate" * 100,  # the magic bytes glued to anything (issue 13.6)
+        b"\xff\xd8\xff<script>alert(1)</script>",
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+        _jpeg()[:200],  # a real JPEG, truncated
+    ],
+)
+async def test_a_fake_jpeg_is_refused_as_an_image(client: httpx.AsyncClient, lot: LotHandle, fake: bytes) -> None:
+    ev = event("entry", "30A-123.45", confidence=0.3, image_jpeg_b64=base64.b64encode(fake).decode())
+    _assert_error(await client.post("/v1/gate/events", json=ev, headers=lot.entry.headers), 422, "bad_image")
