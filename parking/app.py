@@ -39,7 +39,6 @@ from parking.kit.logging import configure_logging
 from parking.kit.metrics import MetricsMiddleware, metrics_response
 from parking.kit.ratelimit import Limits, RateLimit
 from parking.kit.redis import make_redis
-from parking.kit.secret_settings import enforce as enforce_secrets
 from parking.kit.security import SecurityHeaders
 from parking.lanes.auth import LaneCache
 from parking.lanes.endpoints import router as lanes_router
@@ -50,6 +49,7 @@ from parking.payments.demo import expire_unpaid_qrs
 from parking.payments.endpoints import router as payments_router
 from parking.places.endpoints import router as places_router
 from parking.quotes.endpoints import router as quotes_router
+from parking.secret_settings import enforce as enforce_secrets
 from parking.sessions.fees import load_book
 from parking.settings import Settings, get_settings
 

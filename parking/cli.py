@@ -134,7 +134,7 @@ def _serve(settings: Settings, workers: int = 1) -> None:
 
 def _check_secrets(settings: Settings) -> None:
     """Before anything starts: outside demo/test mode, default or empty secrets stop the command."""
-    from parking.kit.secret_settings import InsecureConfiguration, enforce
+    from parking.secret_settings import InsecureConfiguration, enforce
 
     try:
         enforce(settings.mode, settings.data_dir, settings)

@@ -44,9 +44,7 @@ from parking.kit.embedded import free_port
 from parking.settings import REPO_ROOT
 from tests.chaos.faultproxy import FaultProxy, proxied_url
 from tests.factories import LotHandle, make_lot
-
-sys.path.insert(0, str(REPO_ROOT / "tests" / "gate_agent"))
-from ga_helpers import make_plate_folder, write_config
+from tests.factories.gate_agent import make_plate_folder, write_config
 
 SIM_SECRET = "dev-provider-secret"  # test mode: the fixed development secrets the simulator shares
 FAULTS = ("api_kill9", "agent_kill9", "pg_down", "redis_down", "blackhole", "delay", "drop_answer")

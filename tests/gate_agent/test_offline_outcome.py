@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ga_fake_server import FakeGateServer, wait_for
-from ga_helpers import make_plate_folder, plates
 
 from gate_agent._agent import GateAgent
 from gate_agent.config import parse_config
+from tests.factories.fake_gate_server import FakeGateServer, wait_for
+from tests.factories.gate_agent import make_plate_folder, plates
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -16,7 +16,7 @@ from parking.settings import Settings
 from tests.chaos.faultproxy import proxied_url
 from tests.conftest import LiveServer
 from tests.factories import LotHandle, event
-from tests.foundation.test_bad_input import _assert_error
+from tests.parking.gate.test_bad_input import _assert_error
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from parking.kit.guard import bad_value
 from tests.conftest import LiveServer
 from tests.factories import LotHandle, event
-from tests.foundation.test_bad_input import _assert_error
+from tests.parking.gate.test_bad_input import _assert_error
 
 
 async def test_a_declared_body_over_the_limit_is_refused_unread(client: httpx.AsyncClient, lot: LotHandle) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from parking import secret_settings as ss
 from parking.app import create_app
-from parking.kit import secret_settings as ss
 from parking.payments import settings as payment_settings
 from parking.settings import REPO_ROOT, Settings
 
