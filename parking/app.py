@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-import parking.invoices.tasks  # noqa: F401  (registers the invoice outbox handlers)
+import parking.invoices.tasks  # registers the invoice outbox handlers; its repair job is scheduled below
 from parking.drivers.endpoints import router as drivers_router
 from parking.gate.endpoints import router as gate_router
 from parking.health.endpoints import router as health_router
@@ -73,6 +73,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 args=[sm],
                 seconds=60,
                 id="qr-expiry",
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.add_job(
+                parking.invoices.tasks.requeue_stranded_job,
+                "interval",
+                args=[sm],
+                seconds=300,
+                id="invoice-requeue-stranded",
                 max_instances=1,
                 coalesce=True,
             )

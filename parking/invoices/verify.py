@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.invoices.service import INVOICEABLE_PURPOSES, SESSION_PURPOSES
+from parking.invoices.settings import get_invoice_settings
 from parking.invoices.xml import VN_TZ
 from parking.payments.ledger import RECEIVABLE
 
@@ -46,6 +47,8 @@ class VerifyReport:
     # Not errors of our bookkeeping, but need a person: shown, and do not make the report unclean.
     rejected: list[dict[str, Any]] = field(default_factory=list)
     not_yet_accepted: int = 0
+    # Issued (or sent) and still not accepted by the tax authority after the configured time: unclean.
+    not_accepted_in_time: list[dict[str, Any]] = field(default_factory=list)
     sessions_not_settled: int = 0  # part-paid: invoiced once the rest arrives (or the debt is paid)
 
     @property
@@ -59,6 +62,7 @@ class VerifyReport:
             or self.refunds_without_adjustment
             or self.gaps
             or self.duplicates
+            or self.not_accepted_in_time
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,8 +82,13 @@ async def _rows(db: AsyncSession, sql: str, **params: Any) -> list[dict[str, Any
     ]
 
 
-async def verify_day(db: AsyncSession, day: date) -> VerifyReport:
+async def verify_day(
+    db: AsyncSession, day: date, *, now: datetime | None = None, accept_within: timedelta | None = None
+) -> VerifyReport:
     start, end = day_bounds(day)
+    now = now or datetime.now(UTC)
+    if accept_within is None:
+        accept_within = timedelta(minutes=get_invoice_settings().accept_within_min)
     p = {"start": start, "end": end, "paid": list(PAID), "purposes": list(INVOICEABLE_PURPOSES)}
     rep = VerifyReport(day=day.isoformat())
 
@@ -270,6 +279,19 @@ async def verify_day(db: AsyncSession, day: date) -> VerifyReport:
                 p,
             )
         ).scalar_one()
+    )
+    rep.not_accepted_in_time = await _rows(
+        db,
+        """
+        SELECT i.mccqt, i.kind, i.status, i.issued_at, i.attempts,
+               (SELECT m.last_error FROM outbox m WHERE m.key = 'invoice.transmit:' || i.id::text) AS last_error
+          FROM invoices i
+         WHERE i.status IN ('issued', 'sent') AND i.issued_at >= :start AND i.issued_at < :end
+           AND i.issued_at < :deadline
+         ORDER BY i.issued_at LIMIT 100
+    """,
+        **p,
+        deadline=now - accept_within,
     )
     return rep
 

@@ -3,6 +3,7 @@
 Everything is imported here so that ``Base.metadata`` (Alembic's autogenerate, the drift test) is complete.
 """
 
+from parking.models.alerts import Alert
 from parking.models.audit import AuditLog
 from parking.models.base import Base
 from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod
@@ -15,6 +16,7 @@ from parking.models.sessions import GateEvent, GateEventImage, ParkingSession, V
 
 __all__ = [
     "VEHICLE_CLASSES",
+    "Alert",
     "AuditLog",
     "Base",
     "Debt",
