@@ -28,8 +28,8 @@ from parking.kit.redis import make_redis
 from parking.lanes.auth import LaneCache
 from parking.lots.endpoints import router as lots_router
 from parking.occupancy.service import repair
-from parking.payments.demo import expire_unpaid_qrs
 from parking.payments.endpoints import router as payments_router
+from parking.payments.jobs import expire_unpaid_qrs
 from parking.quotes.endpoints import router as quotes_router
 from parking.sessions.fees import load_book
 from parking.settings import Settings, get_settings

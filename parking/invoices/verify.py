@@ -10,20 +10,17 @@ The day is the business day in Asia/Ho_Chi_Minh (GMT+7), the calendar the invoic
 
 from __future__ import annotations
 
-import asyncio
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.invoices.service import INVOICEABLE_PURPOSES, SESSION_PURPOSES
 from parking.invoices.settings import get_invoice_settings
 from parking.invoices.xml import VN_TZ
-from parking.payments.ledger import RECEIVABLE
+from parking.ledger.rules import RECEIVABLE
 
 PAID = ("confirmed", "partially_refunded", "refunded")
 MAX_LISTED = 100  # keep the report readable; counts stay exact
@@ -296,7 +293,7 @@ async def verify_day(
     return rep
 
 
-async def _verify_url(db_url: str, day: date) -> VerifyReport:
+async def verify_url(db_url: str, day: date) -> VerifyReport:
     from parking.kit.db import make_engine, make_sessionmaker
 
     engine = make_engine(db_url, 2)
@@ -305,27 +302,3 @@ async def _verify_url(db_url: str, day: date) -> VerifyReport:
             return await verify_day(db, day)
     finally:
         await engine.dispose()
-
-
-def register(app: typer.Typer) -> None:
-    invoices = typer.Typer(help="Cash-register e-invoices.", no_args_is_help=True)
-
-    @invoices.command("verify")
-    def verify_cmd(
-        day: Annotated[str, typer.Option("--date", help="Business day (GMT+7), YYYY-MM-DD")],
-    ) -> None:
-        """Report paid sales without exactly one invoice, invoices without a payment, gaps and duplicates."""
-        try:
-            d = date.fromisoformat(day)
-        except ValueError:
-            typer.echo(f"--date must be YYYY-MM-DD, got {day!r}", err=True)
-            raise typer.Exit(2) from None
-        from parking.cli import services
-        from parking.settings import get_settings
-
-        with services(get_settings()) as (db_url, _):
-            rep = asyncio.run(_verify_url(db_url, d))
-        typer.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False))
-        raise typer.Exit(0 if rep.clean else 1)
-
-    app.add_typer(invoices, name="invoices")

@@ -11,8 +11,9 @@ import httpx
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parking.ledger import repository as ledger_repository
 from parking.models import Invoice, Payment, PaymentNotification
-from parking.payments import notifications, repository
+from parking.payments import notifications
 from tests.factories import LotHandle
 from tests.payments.conftest import OP, SECRET, Sim
 from tests.payments.test_payments_linked import wait_for
@@ -84,7 +85,7 @@ async def test_gateway_ipn_then_bank_webhook_of_one_transfer_book_one_payment(
     assert p.provider == "vnpay"
     assert len(await _invoices_of(sessionmaker, decision["session_id"])) == 1
     async with sessionmaker() as db:
-        assert await repository.receivable_outstanding(db, uuid.UUID(decision["session_id"])) == 0
+        assert await ledger_repository.receivable_outstanding(db, uuid.UUID(decision["session_id"])) == 0
 
 
 async def test_both_channels_delivered_by_the_notifier_book_one_payment(
