@@ -26,6 +26,7 @@ import vnplate
 from parking.audit.service import record as audit
 from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo
 from parking.invoices.service import receipt_url_for_session
+from parking.kit import money
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
 from parking.models import GateEvent, GateEventImage, LotCapacity, ParkingSession, Vehicle
@@ -67,7 +68,7 @@ def request_hash(ev: GateEventIn) -> str:
 
 
 def _fmt_vnd(v: int) -> str:
-    return f"{v:,}".replace(",", ".") + " đ"
+    return money.vnd(v)
 
 
 def validate(ev: GateEventIn, lane: LaneInfo, rules: GateRules, now: datetime) -> tuple[str | None, bytes | None]:

@@ -32,10 +32,13 @@ from parking.kit import outbox
 from parking.kit.errors import AppError
 from parking.ledger.repository import fee_recognised, receivable_outstanding
 from parking.models import (
+    PAID_STATUSES,
     Invoice,
     InvoiceBuyerProfile,
     InvoiceEvent,
+    InvoiceEventStatus,
     InvoiceSeries,
+    InvoiceStatus,
     Lot,
     MonthlyPass,
     Operator,
@@ -315,12 +318,12 @@ async def _insert(
         buyer_phone=b.phone,
         xml=X.to_bytes(hdon).decode("utf-8"),
         mtdiep=X.new_mtdiep(settings.sender_code),
-        status="issued",
+        status=InvoiceStatus.ISSUED,
         attempts=0,
     )
     db.add(inv)
     await db.flush()
-    db.add(InvoiceEvent(invoice_id=inv.id, status="issued", detail={"mccqt": mccqt, "kind": kind}))
+    db.add(InvoiceEvent(invoice_id=inv.id, status=InvoiceEventStatus.ISSUED, detail={"mccqt": mccqt, "kind": kind}))
     await outbox.enqueue(db, TOPIC_TRANSMIT, {"invoice_id": str(inv.id)}, key=f"{TOPIC_TRANSMIT}:{inv.id}")
     return inv
 
@@ -386,7 +389,7 @@ async def _issue_original(db: AsyncSession, payment_id: uuid.UUID, buyer: BuyerD
     payment = await db.get(Payment, payment_id)
     if payment is None:
         raise AppError("payment_not_found", "No such payment.", 404, {"payment_id": str(payment_id)})
-    if payment.status not in ("confirmed", "partially_refunded", "refunded"):
+    if payment.status not in PAID_STATUSES:
         raise AppError(
             "payment_not_confirmed",
             "Only a confirmed payment gets an invoice.",

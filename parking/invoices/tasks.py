@@ -28,7 +28,7 @@ from parking.invoices.settings import get_invoice_settings
 from parking.kit import outbox
 from parking.kit.alerts import raise_alert, resolve_alert
 from parking.kit.db import transaction
-from parking.models import Invoice, InvoiceEvent, Operator, OutboxMessage
+from parking.models import Invoice, InvoiceEvent, InvoiceEventStatus, InvoiceStatus, Operator, OutboxMessage
 
 log = structlog.get_logger("parking.invoices")
 
@@ -69,7 +69,7 @@ async def transmit(db: AsyncSession, payload: dict[str, Any], ctx: outbox.Outbox
     inv = await db.get(Invoice, invoice_id)
     if inv is None:
         raise LookupError(f"invoice {invoice_id} not found")
-    if inv.status in ("accepted", "rejected"):
+    if inv.status in (InvoiceStatus.ACCEPTED, InvoiceStatus.REJECTED):
         return  # a final answer was already recorded; a redelivery changes nothing
     envelope = inv.signed_envelope
     op = await db.get(Operator, inv.operator_id)
@@ -90,8 +90,8 @@ async def transmit(db: AsyncSession, payload: dict[str, Any], ctx: outbox.Outbox
     await _record(
         ctx,
         invoice_id,
-        {"status": "sent", "attempts": attempt, "signed_envelope": envelope},
-        InvoiceEvent(invoice_id=invoice_id, status="sent", detail={"attempt": attempt}),
+        {"status": InvoiceStatus.SENT, "attempts": attempt, "signed_envelope": envelope},
+        InvoiceEvent(invoice_id=invoice_id, status=InvoiceEventStatus.SENT, detail={"attempt": attempt}),
     )
     try:
         answer: ProviderAnswer = await _provider(ctx).submit(envelope.encode("utf-8"))
@@ -100,11 +100,13 @@ async def transmit(db: AsyncSession, payload: dict[str, Any], ctx: outbox.Outbox
             ctx,
             invoice_id,
             {},
-            InvoiceEvent(invoice_id=invoice_id, status="sent", detail={"attempt": attempt, "error": str(e)}),
+            InvoiceEvent(
+                invoice_id=invoice_id, status=InvoiceEventStatus.SENT, detail={"attempt": attempt, "error": str(e)}
+            ),
         )
         log.warning("invoice.transmit_retry", mccqt=inv.mccqt, attempt=attempt, error=str(e))
         raise  # the outbox retries with backoff; the same MTDiep/MCCQT makes the retry safe
-    status = "accepted" if answer.accepted else "rejected"
+    status = InvoiceStatus.ACCEPTED if answer.accepted else InvoiceStatus.REJECTED
     detail: dict[str, Any] = {"attempt": attempt, "duplicate": answer.duplicate}
     if not answer.accepted:
         detail.update(code=answer.code, reason=answer.reason)
@@ -140,12 +142,12 @@ async def _wait_for_certificate(ctx: outbox.OutboxContext, inv: Invoice, op: Ope
         waiting = (
             await db.execute(
                 select(InvoiceEvent.id)
-                .where(InvoiceEvent.invoice_id == inv.id, InvoiceEvent.status == "waiting")
+                .where(InvoiceEvent.invoice_id == inv.id, InvoiceEvent.status == InvoiceEventStatus.WAITING)
                 .limit(1)
             )
         ).first()
         if waiting is None:
-            db.add(InvoiceEvent(invoice_id=inv.id, status="waiting", detail={"reason": reason}))
+            db.add(InvoiceEvent(invoice_id=inv.id, status=InvoiceEventStatus.WAITING, detail={"reason": reason}))
     log.warning("invoice.waiting_for_certificate", mccqt=inv.mccqt, operator=op.code)
 
 
@@ -160,7 +162,7 @@ async def requeue_stranded(db: AsyncSession) -> int:
             OutboxMessage.processed_at.is_(None),
             OutboxMessage.key.in_(
                 select(literal(f"{TOPIC_TRANSMIT}:") + cast(Invoice.id, String)).where(
-                    Invoice.status.in_(("issued", "sent"))
+                    Invoice.status.in_((InvoiceStatus.ISSUED, InvoiceStatus.SENT))
                 )
             ),
         )

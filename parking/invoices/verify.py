@@ -21,8 +21,9 @@ from parking.invoices.service import INVOICEABLE_PURPOSES, SESSION_PURPOSES
 from parking.invoices.settings import get_invoice_settings
 from parking.invoices.xml import VN_TZ
 from parking.ledger.rules import RECEIVABLE
+from parking.models import PAID_STATUSES
 
-PAID = ("confirmed", "partially_refunded", "refunded")
+PAID = tuple(s.value for s in PAID_STATUSES)
 MAX_LISTED = 100  # keep the report readable; counts stay exact
 
 

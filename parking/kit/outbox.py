@@ -92,6 +92,7 @@ async def _deliver(db: AsyncSession, row: OutboxMessage, ctx: OutboxContext) -> 
         async with db.begin_nested():
             await fn(db, dict(row.payload), ctx)
         row.processed_at = datetime.now(UTC)
+        row.dead = False  # an operator's retry of a dead message that now succeeded
         row.attempts += 1
         OUTBOX_PROCESSED.labels(row.topic, "ok").inc()
     except Deferred as wait:

@@ -7,28 +7,52 @@ from parking.models.alerts import Alert
 from parking.models.audit import AuditLog
 from parking.models.base import Base
 from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod
-from parking.models.invoices import Invoice, InvoiceBuyerProfile, InvoiceEvent, InvoiceSeries
+from parking.models.invoices import (
+    Invoice,
+    InvoiceBuyerProfile,
+    InvoiceEvent,
+    InvoiceEventStatus,
+    InvoiceSeries,
+    InvoiceStatus,
+)
 from parking.models.ledger import LedgerEntry, LedgerPosting
 from parking.models.operators import VEHICLE_CLASSES, Lane, Lot, LotCapacity, Operator
-from parking.models.outbox import OutboxMessage
-from parking.models.payments import Debt, MonthlyPass, Payment, PaymentIntent, PaymentNotification, Refund
+from parking.models.outbox import OutboxMessage, OutboxStatus
+from parking.models.payments import (
+    PAID_STATUSES,
+    Debt,
+    DebtStatus,
+    IntentStatus,
+    MonthlyPass,
+    Payment,
+    PaymentIntent,
+    PaymentNotification,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 from parking.models.sessions import GateEvent, GateEventImage, ParkingSession, Vehicle
 
 __all__ = [
+    "PAID_STATUSES",
     "VEHICLE_CLASSES",
     "Alert",
     "AuditLog",
     "Base",
     "Debt",
+    "DebtStatus",
     "Driver",
     "DriverToken",
     "DriverVehicle",
     "GateEvent",
     "GateEventImage",
+    "IntentStatus",
     "Invoice",
     "InvoiceBuyerProfile",
     "InvoiceEvent",
+    "InvoiceEventStatus",
     "InvoiceSeries",
+    "InvoiceStatus",
     "Lane",
     "LedgerEntry",
     "LedgerPosting",
@@ -37,11 +61,14 @@ __all__ = [
     "MonthlyPass",
     "Operator",
     "OutboxMessage",
+    "OutboxStatus",
     "ParkingSession",
     "Payment",
     "PaymentIntent",
     "PaymentMethod",
     "PaymentNotification",
+    "PaymentStatus",
     "Refund",
+    "RefundStatus",
     "Vehicle",
 ]

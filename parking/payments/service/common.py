@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parking.kit import outbox
+from parking.kit import money, outbox
 
 TOPIC_CHARGE = "payments.charge"
 TOPIC_LANE_OPEN = "payments.lane_open"
@@ -25,7 +25,7 @@ def exit_key(session_id: uuid.UUID) -> str:
 
 
 def fmt_vnd(v: int) -> str:
-    return f"{v:,}".replace(",", ".") + " đ"
+    return money.vnd(v)
 
 
 @dataclass

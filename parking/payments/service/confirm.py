@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.ledger import repository as ledger_repo
 from parking.ledger import rules as ledger
-from parking.models import Debt, ParkingSession, Payment
+from parking.models import Debt, DebtStatus, ParkingSession, Payment, PaymentStatus
 from parking.payments import hooks
 
 
@@ -36,7 +36,7 @@ async def confirm(
     status from our answer and no debt can exist yet, so those two updates are skipped (latency).
     """
     now = now or datetime.now(UTC)
-    payment.status = "confirmed"
+    payment.status = PaymentStatus.CONFIRMED
     payment.provider_txn_id = provider_txn_id or payment.provider_txn_id
     payment.confirmed_at = now
     await db.flush()
@@ -64,8 +64,8 @@ async def confirm(
         )
         await db.execute(
             update(Debt)
-            .where(Debt.session_id == payment.session_id, Debt.status == "open")
-            .values(status="paid", settled_payment_id=payment.id, settled_at=now)
+            .where(Debt.session_id == payment.session_id, Debt.status == DebtStatus.OPEN)
+            .values(status=DebtStatus.PAID, settled_payment_id=payment.id, settled_at=now)
         )
     await hooks.payment_confirmed(db, payment.id, at_exit=at_exit)  # e.g. the e-invoice, same transaction
     return Confirmed(payment, left)

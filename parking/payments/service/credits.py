@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parking.models import Debt, Payment, PaymentNotification
+from parking.models import Debt, IntentStatus, Payment, PaymentNotification, PaymentStatus
 from parking.payments import repository as repo
 from parking.payments.notifications import BankCredit
 from parking.payments.service.common import enqueue_lane_open
@@ -86,7 +86,7 @@ async def _apply_credit(db: AsyncSession, credit: BankCredit, now: datetime, str
     flags: list[str] = []
     if intent is not None and credit.amount_vnd != intent.amount_vnd:
         flags.append("amount_mismatch")
-    if intent is not None and intent.status != "open":
+    if intent is not None and intent.status != IntentStatus.OPEN:
         flags.append(f"intent_{intent.status}")
     inserted = (
         await db.execute(
@@ -97,7 +97,7 @@ async def _apply_credit(db: AsyncSession, credit: BankCredit, now: datetime, str
                 intent_id=intent.id if intent else None,
                 purpose=(intent.purpose if intent else "orphan"),
                 amount_vnd=credit.amount_vnd,
-                status="pending",
+                status=PaymentStatus.PENDING,
                 method="vietqr",
                 provider=credit.provider,
                 provider_txn_id=credit.provider_txn_id,
@@ -126,8 +126,8 @@ async def _apply_credit(db: AsyncSession, credit: BankCredit, now: datetime, str
     if done.outstanding_after > 0:
         return CreditOutcome("underpaid", payment_id)
     opened = False
-    if intent.status == "open":
-        intent.status, intent.paid_payment_id = "paid", payment_id
+    if intent.status == IntentStatus.OPEN:
+        intent.status, intent.paid_payment_id = IntentStatus.PAID, payment_id
         # Open the barrier only while the driver can still be standing at it.
         if intent.purpose == "session" and intent.lane_id and intent.session_id and now < intent.expires_at:
             await enqueue_lane_open(db, intent.lane_id, intent.session_id, str(payment_id))

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.audit.service import record as audit
 from parking.ledger import repository as ledger_repo
-from parking.models import Debt, ParkingSession
+from parking.models import Debt, DebtStatus, ParkingSession
 from parking.payments import repository as repo
 
 
@@ -32,7 +32,7 @@ async def record_debt(db: AsyncSession, *, session_id: uuid.UUID, reason: str) -
             driver_id=driver_id,
             amount_vnd=owed,
             reason=reason,
-            status="open",
+            status=DebtStatus.OPEN,
         )
         .on_conflict_do_nothing(index_elements=["session_id"])
     )
@@ -55,6 +55,8 @@ async def record_debt(db: AsyncSession, *, session_id: uuid.UUID, reason: str) -
 async def open_debts_for_plate(db: AsyncSession, plate: str) -> list[Debt]:
     return list(
         (
-            await db.execute(select(Debt).where(Debt.plate == plate, Debt.status == "open").order_by(Debt.created_at))
+            await db.execute(
+                select(Debt).where(Debt.plate == plate, Debt.status == DebtStatus.OPEN).order_by(Debt.created_at)
+            )
         ).scalars()
     )

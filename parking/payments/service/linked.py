@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.kit import outbox
 from parking.kit.errors import AppError
-from parking.models import Debt, Driver, Payment, PaymentMethod
+from parking.models import Debt, Driver, Payment, PaymentMethod, PaymentStatus
 from parking.payments import repository as repo
 from parking.payments.provider import ProviderClient, ProviderResult
 from parking.payments.service.common import (
@@ -28,9 +28,9 @@ from parking.payments.settings import PaymentSettings, get_payment_settings
 
 
 def answer_for(p: Payment) -> ExitAnswer | None:
-    if p.status == "confirmed":
+    if p.status == PaymentStatus.CONFIRMED:
         return ExitAnswer("open", THANKS, ["Đã thanh toán / Paid"], "paid", flags=["linked_account"])
-    if p.status == "pending":
+    if p.status == PaymentStatus.PENDING:
         if p.lane_waiting:
             return ExitAnswer(
                 "attendant",
@@ -71,7 +71,7 @@ async def exit_linked(
                 driver_id=driver_id,
                 purpose="session",
                 amount_vnd=fee_vnd,
-                status="pending",
+                status=PaymentStatus.PENDING,
                 method="linked",
                 provider=method.provider,
                 idempotency_key=key,
@@ -109,7 +109,7 @@ async def exit_linked(
         await confirm(db, payment, provider_txn_id=res.provider_txn_id, at_exit=True)
         return ExitAnswer("open", THANKS, ["Đã thanh toán / Paid"], "paid", flags=["linked_account"])
     if res.outcome == "declined":
-        payment.status, payment.failure_code = "failed", res.code
+        payment.status, payment.failure_code = PaymentStatus.FAILED, res.code
         answer = await qr_answer(db, s, session_id=session_id, lane_id=lane_id, fee_vnd=fee_vnd)
         answer.lines.insert(0, "Tài khoản liên kết bị từ chối / Linked account declined")
         answer.flags += ["linked_account", "charge_declined"]
@@ -139,7 +139,7 @@ async def background_charge(
     """Outbox handler body: finish a linked charge. Raises to be retried when the outcome is unknown."""
     s = settings or get_payment_settings()
     payment = (await db.execute(select(Payment).where(Payment.id == payment_id).with_for_update())).scalar_one()
-    if payment.status != "pending":
+    if payment.status != PaymentStatus.PENDING:
         return payment.status
     res: ProviderResult = await ProviderClient(s).charge(
         token=token,
@@ -154,11 +154,11 @@ async def background_charge(
         await confirm(db, payment, provider_txn_id=res.provider_txn_id)
         if payment.lane_waiting and payment.lane_id and payment.session_id:
             await enqueue_lane_open(db, payment.lane_id, payment.session_id, str(payment.id))
-        return "confirmed"
-    payment.status, payment.failure_code = "failed", res.code
+        return PaymentStatus.CONFIRMED
+    payment.status, payment.failure_code = PaymentStatus.FAILED, res.code
     if payment.session_id:
         await record_debt(db, session_id=payment.session_id, reason="charge_failed")
-    return "failed"
+    return PaymentStatus.FAILED
 
 
 async def pay_debt_linked(
@@ -181,7 +181,7 @@ async def pay_debt_linked(
             driver_id=driver_id,
             purpose="debt",
             amount_vnd=debt.amount_vnd,
-            status="pending",
+            status=PaymentStatus.PENDING,
             method="linked",
             provider=method.provider,
             idempotency_key=key,
@@ -189,7 +189,7 @@ async def pay_debt_linked(
         )
         db.add(payment)
         await db.flush()
-    if payment.status != "pending":
+    if payment.status != PaymentStatus.PENDING:
         return payment
     res = await ProviderClient(s).charge(
         token=method.token,
@@ -201,7 +201,7 @@ async def pay_debt_linked(
     if res.outcome == "succeeded":
         await confirm(db, payment, provider_txn_id=res.provider_txn_id)
     elif res.outcome == "declined":
-        payment.status, payment.failure_code = "failed", res.code
+        payment.status, payment.failure_code = PaymentStatus.FAILED, res.code
     else:  # unknown: finish in the background with the same key
         await outbox.enqueue(
             db,

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.kit.errors import AppError
-from parking.models import PaymentIntent
+from parking.models import IntentStatus, PaymentIntent
 from parking.payments import repository as repo
 from parking.payments import vietqr
 from parking.payments.service.common import PAY, ExitAnswer
@@ -48,7 +48,7 @@ async def create_intent(
                     amount_vnd=amount_vnd,
                     lane_id=lane_id,
                     qr_payload=payload,
-                    status="open",
+                    status=IntentStatus.OPEN,
                     expires_at=now + timedelta(seconds=s.qr_ttl_s),
                 )
                 db.add(intent)
@@ -96,13 +96,13 @@ async def expire_intents(db: AsyncSession, *, now: datetime | None = None) -> in
         (
             await db.execute(
                 select(PaymentIntent)
-                .where(PaymentIntent.status == "open", PaymentIntent.expires_at < now)
+                .where(PaymentIntent.status == IntentStatus.OPEN, PaymentIntent.expires_at < now)
                 .with_for_update(skip_locked=True)
             )
         ).scalars()
     )
     for intent in rows:
-        intent.status = "expired"
+        intent.status = IntentStatus.EXPIRED
         if intent.purpose == "session" and intent.session_id:
             await record_debt(db, session_id=intent.session_id, reason="qr_unpaid")
     return len(rows)

@@ -12,7 +12,7 @@ from parking.kit import outbox
 from parking.kit.errors import AppError
 from parking.ledger import repository as ledger_repo
 from parking.ledger import rules as ledger
-from parking.models import Payment, Refund
+from parking.models import Payment, PaymentStatus, Refund, RefundStatus
 from parking.payments import hooks
 from parking.payments import repository as repo
 from parking.payments.provider import ProviderClient
@@ -28,7 +28,7 @@ async def refund(db: AsyncSession, *, payment_id: uuid.UUID, amount_vnd: int, re
     p = (await db.execute(select(Payment).where(Payment.id == payment_id).with_for_update())).scalar_one_or_none()
     if p is None:
         raise AppError("payment_not_found", f"No payment {payment_id}.", 404)
-    if p.status not in ("confirmed", "partially_refunded"):
+    if p.status not in (PaymentStatus.CONFIRMED, PaymentStatus.PARTIALLY_REFUNDED):
         raise AppError("not_refundable", f"Payment is {p.status}; only confirmed payments are refunded.", 409)
     if amount_vnd > p.amount_vnd - p.refunded_vnd:
         raise AppError(
@@ -46,11 +46,11 @@ async def refund(db: AsyncSession, *, payment_id: uuid.UUID, amount_vnd: int, re
         credit_vnd=credit_vnd,
         reason=reason.strip(),
         actor=actor,
-        status="pending",
+        status=RefundStatus.PENDING,
     )
     db.add(r)
     p.refunded_vnd += amount_vnd
-    p.status = "refunded" if p.refunded_vnd == p.amount_vnd else "partially_refunded"
+    p.status = PaymentStatus.REFUNDED if p.refunded_vnd == p.amount_vnd else PaymentStatus.PARTIALLY_REFUNDED
     await db.flush()
     await ledger_repo.post_entry(
         db,
@@ -78,7 +78,7 @@ async def refund(db: AsyncSession, *, payment_id: uuid.UUID, amount_vnd: int, re
 async def execute_refund(db: AsyncSession, *, refund_id: uuid.UUID, settings: PaymentSettings | None = None) -> str:
     """Outbox handler body: send the refund to the provider; a refusal is booked as a reversal."""
     r = (await db.execute(select(Refund).where(Refund.id == refund_id).with_for_update())).scalar_one()
-    if r.status != "pending":
+    if r.status != RefundStatus.PENDING:
         return r.status
     p = (await db.execute(select(Payment).where(Payment.id == r.payment_id).with_for_update())).scalar_one()
     res = await ProviderClient(settings or get_payment_settings()).refund(
@@ -90,13 +90,13 @@ async def execute_refund(db: AsyncSession, *, refund_id: uuid.UUID, settings: Pa
     if res.outcome == "unknown":
         raise RuntimeError(f"refund outcome unknown ({res.code}); retrying with the same key")
     if res.outcome == "succeeded":
-        r.status, r.provider_refund_id = "succeeded", res.provider_txn_id
+        r.status, r.provider_refund_id = RefundStatus.SUCCEEDED, res.provider_txn_id
         await db.flush()
         await hooks.refund_succeeded(db, r.id)  # e.g. an adjustment e-invoice, same transaction
-        return "succeeded"
-    r.status = "failed"
+        return RefundStatus.SUCCEEDED
+    r.status = RefundStatus.FAILED
     p.refunded_vnd -= r.amount_vnd
-    p.status = "confirmed" if p.refunded_vnd == 0 else "partially_refunded"
+    p.status = PaymentStatus.CONFIRMED if p.refunded_vnd == 0 else PaymentStatus.PARTIALLY_REFUNDED
     key = f"refund:{r.id}"
     await ledger_repo.post_entry(
         db,
@@ -115,4 +115,4 @@ async def execute_refund(db: AsyncSession, *, refund_id: uuid.UUID, settings: Pa
         entity_id=str(p.id),
         data={"refund_id": str(r.id), "code": res.code},
     )
-    return "failed"
+    return RefundStatus.FAILED
