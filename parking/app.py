@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
-import parking.invoices.tasks  # noqa: F401  (registers the invoice outbox handlers)
+import parking.invoices.tasks
 from parking.city import service as city
 from parking.city.endpoints import operator_router as city_operator_router
 from parking.city.endpoints import router as city_router
@@ -45,8 +45,8 @@ from parking.lanes.endpoints import router as lanes_router
 from parking.lots.endpoints import router as lots_router
 from parking.occupancy.endpoints import router as occupancy_router
 from parking.occupancy.service import repair
-from parking.payments.demo import expire_unpaid_qrs
 from parking.payments.endpoints import router as payments_router
+from parking.payments.jobs import expire_unpaid_qrs
 from parking.places.endpoints import router as places_router
 from parking.quotes.endpoints import router as quotes_router
 from parking.secret_settings import enforce as enforce_secrets
@@ -101,6 +101,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 args=[sm],
                 seconds=60,
                 id="qr-expiry",
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.add_job(
+                parking.invoices.tasks.requeue_stranded_job,
+                "interval",
+                args=[sm],
+                seconds=300,
+                id="invoice-requeue-stranded",
                 max_instances=1,
                 coalesce=True,
             )

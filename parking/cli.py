@@ -233,9 +233,9 @@ def _register_subcommands() -> None:
     from parking.pricing.cli import register as register_price
 
     register_price(app)
-    from parking.invoices.verify import register as register_invoices
+    from parking.invoices.cli import register as register_invoices
 
-    register_invoices(app)
+    register_invoices(app, services)
 
 
 _register_subcommands()

@@ -1,7 +1,7 @@
 """reconciliation: imported statement/settlement lines (raw kept), runs, matches, discrepancies, healing
 
 Revision ID: 0020
-Revises: 0015
+Revises: 0017
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0020"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

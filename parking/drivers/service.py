@@ -15,6 +15,8 @@ import vnplate
 from parking.drivers.auth import hash_password, issue_token, verify_password
 from parking.drivers.oidc import Identity
 from parking.kit.errors import AppError
+from parking.ledger import repository as ledger_repo
+from parking.ledger import rules as ledger
 from parking.models import (
     Debt,
     Driver,
@@ -26,9 +28,8 @@ from parking.models import (
     PaymentMethod,
     VehicleClaim,
 )
-from parking.payments import ledger
+from parking.payments import hooks
 from parking.payments import repository as repo
-from parking.payments import service as payments
 from parking.payments.provider import ProviderClient
 from parking.payments.settings import PaymentSettings, get_payment_settings
 from parking.vocabulary import VN_TZ
@@ -402,7 +403,7 @@ async def buy_pass(
     if prior is None:
         db.add(payment)
     await db.flush()
-    await repo.post_entry(
+    await ledger_repo.post_entry(
         db,
         ledger.pass_sold(payment_id=payment.id, lot_id=lot.id, provider=payment.provider, amount_vnd=price),
     )
@@ -421,7 +422,7 @@ async def buy_pass(
     )
     db.add(mp)
     await db.flush()
-    await payments._invoice_hook(db, payment.id)
+    await hooks.payment_confirmed(db, payment.id)  # e.g. the pass's e-invoice, same transaction
     return mp
 
 

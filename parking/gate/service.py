@@ -23,7 +23,7 @@ import vnplate
 from parking.gate import repository as repo
 from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo, SessionStatus
 from parking.invoices.service import receipt_url_for_session
-from parking.kit import images, redis_keys
+from parking.kit import images, money, redis_keys
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
 from parking.payments import exit_hook
@@ -83,7 +83,7 @@ def request_hash(ev: GateEventIn) -> str:
 
 
 def _fmt_vnd(v: int) -> str:
-    return f"{v:,}".replace(",", ".") + " đ"
+    return money.vnd(v)
 
 
 def validate(ev: GateEventIn, lane: LaneInfo, rules: GateRules, now: datetime) -> tuple[str | None, bytes | None]:

@@ -21,8 +21,14 @@ def paths(cert_dir: Path, operator_code: str) -> tuple[Path, Path]:
     return cert_dir / f"{operator_code}.crt.pem", cert_dir / f"{operator_code}.key.pem"
 
 
+class CertificateMissing(LookupError):
+    """The operator's signing certificate (or its key) is not installed yet: invoices wait for it."""
+
+
 def load(cert_dir: Path, operator_code: str) -> Credentials:
     cert, key = paths(cert_dir, operator_code)
+    if not (cert.is_file() and key.is_file()):
+        raise CertificateMissing(f"no signing certificate for operator {operator_code} in {cert_dir}")
     return Credentials.from_files(key, cert)
 
 

@@ -17,6 +17,7 @@ import segno
 from fpdf import FPDF
 
 from parking.invoices.xml import ReceiptView
+from parking.kit import money
 
 # fpdf2 ships no Unicode TTF; matplotlib (a dependency, also for report charts) ships DejaVu Sans, which
 # covers Vietnamese, so every install has it. PARKING_INVOICE_FONT overrides; system copies are fallbacks.
@@ -59,7 +60,7 @@ def find_font() -> Path | None:
 
 
 def vnd(amount: int) -> str:
-    return f"{amount:,}".replace(",", ".") + " ₫"
+    return money.vnd(amount, symbol="₫")
 
 
 def qr_svg(url: str) -> str:

@@ -30,11 +30,15 @@ from parking.invoices import xml as X
 from parking.invoices.settings import get_invoice_settings
 from parking.kit import outbox
 from parking.kit.errors import AppError
+from parking.ledger.repository import fee_recognised, receivable_outstanding
 from parking.models import (
+    PAID_STATUSES,
     Invoice,
     InvoiceBuyerProfile,
     InvoiceEvent,
+    InvoiceEventStatus,
     InvoiceSeries,
+    InvoiceStatus,
     Lot,
     MonthlyPass,
     Operator,
@@ -42,7 +46,8 @@ from parking.models import (
     Payment,
     Refund,
 )
-from parking.payments.repository import fee_recognised, receivable_outstanding
+from parking.payments import hooks
+from parking.payments.settings import get_payment_settings
 from parking.pricing.vat import VatTable, load_vat_table
 from parking.settings import get_settings
 
@@ -313,12 +318,12 @@ async def _insert(
         buyer_phone=b.phone,
         xml=X.to_bytes(hdon).decode("utf-8"),
         mtdiep=X.new_mtdiep(settings.sender_code),
-        status="issued",
+        status=InvoiceStatus.ISSUED,
         attempts=0,
     )
     db.add(inv)
     await db.flush()
-    db.add(InvoiceEvent(invoice_id=inv.id, status="issued", detail={"mccqt": mccqt, "kind": kind}))
+    db.add(InvoiceEvent(invoice_id=inv.id, status=InvoiceEventStatus.ISSUED, detail={"mccqt": mccqt, "kind": kind}))
     await outbox.enqueue(db, TOPIC_TRANSMIT, {"invoice_id": str(inv.id)}, key=f"{TOPIC_TRANSMIT}:{inv.id}")
     return inv
 
@@ -384,7 +389,7 @@ async def _issue_original(db: AsyncSession, payment_id: uuid.UUID, buyer: BuyerD
     payment = await db.get(Payment, payment_id)
     if payment is None:
         raise AppError("payment_not_found", "No such payment.", 404, {"payment_id": str(payment_id)})
-    if payment.status not in ("confirmed", "partially_refunded", "refunded"):
+    if payment.status not in PAID_STATUSES:
         raise AppError(
             "payment_not_confirmed",
             "Only a confirmed payment gets an invoice.",
@@ -536,3 +541,25 @@ async def get_by_mccqt(db: AsyncSession, mccqt: str) -> Invoice:
     if inv is None:
         raise AppError("invoice_not_found", "No invoice has this code.", 404, {"mccqt": mccqt})
     return inv
+
+
+# --- registered with payments (parking.payments.hooks): called inside the confirming transaction -------
+
+
+@hooks.on_payment_confirmed("invoices")
+async def _invoice_confirmed_payment(db: AsyncSession, payment_id: uuid.UUID, at_exit: bool) -> None:
+    settings = get_payment_settings()
+    if not settings.issue_invoices:
+        return
+    if at_exit and settings.invoice_at_exit_via_outbox:
+        # Same transaction as the confirmation, so the invoice cannot be lost; issued by the outbox worker.
+        await outbox.enqueue(db, TOPIC_ISSUE, {"payment_id": str(payment_id)}, key=f"{TOPIC_ISSUE}:{payment_id}")
+        return
+    await on_payment_confirmed(db, payment_id)
+
+
+@hooks.on_refund_succeeded("invoices")
+async def _invoice_refund(db: AsyncSession, refund_id: uuid.UUID) -> None:
+    if get_payment_settings().issue_invoices:
+        # An issued invoice is never edited: the refund gets an adjustment invoice linked to it.
+        await on_refund(db, refund_id)

@@ -23,6 +23,11 @@ class InvoiceSettings(BaseSettings):
     # a receipt that shows a plate and its times. Set a real secret in production.
     lookup_secret: str = "dev-only-lookup-secret"
     template: int = 1  # KHMSHDon 1: VAT invoice (deduction method)
+    # An invoice that cannot be signed yet (no certificate installed) is tried again this often.
+    cert_wait_retry_s: float = 60.0
+    # `parking invoices verify` reports invoices the tax authority has not accepted this long after issue.
+    # Cash-register invoice data goes to the tax authority the same day; transmission normally takes seconds.
+    accept_within_min: int = 120
     line_name: str = "Dịch vụ trông giữ xe"
     line_unit: str = "lượt"
 

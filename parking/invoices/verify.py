@@ -10,21 +10,20 @@ The day is the business day in Asia/Ho_Chi_Minh (GMT+7), the calendar the invoic
 
 from __future__ import annotations
 
-import asyncio
-import json
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-import typer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.invoices.service import INVOICEABLE_PURPOSES, SESSION_PURPOSES
+from parking.invoices.settings import get_invoice_settings
 from parking.invoices.xml import VN_TZ
-from parking.payments.ledger import RECEIVABLE
+from parking.ledger.rules import RECEIVABLE
+from parking.models import PAID_STATUSES
 
-PAID = ("confirmed", "partially_refunded", "refunded")
+PAID = tuple(s.value for s in PAID_STATUSES)
 MAX_LISTED = 100  # keep the report readable; counts stay exact
 
 
@@ -46,6 +45,8 @@ class VerifyReport:
     # Not errors of our bookkeeping, but need a person: shown, and do not make the report unclean.
     rejected: list[dict[str, Any]] = field(default_factory=list)
     not_yet_accepted: int = 0
+    # Issued (or sent) and still not accepted by the tax authority after the configured time: unclean.
+    not_accepted_in_time: list[dict[str, Any]] = field(default_factory=list)
     sessions_not_settled: int = 0  # part-paid: invoiced once the rest arrives (or the debt is paid)
 
     @property
@@ -59,6 +60,7 @@ class VerifyReport:
             or self.refunds_without_adjustment
             or self.gaps
             or self.duplicates
+            or self.not_accepted_in_time
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,8 +80,13 @@ async def _rows(db: AsyncSession, sql: str, **params: Any) -> list[dict[str, Any
     ]
 
 
-async def verify_day(db: AsyncSession, day: date) -> VerifyReport:
+async def verify_day(
+    db: AsyncSession, day: date, *, now: datetime | None = None, accept_within: timedelta | None = None
+) -> VerifyReport:
     start, end = day_bounds(day)
+    now = now or datetime.now(UTC)
+    if accept_within is None:
+        accept_within = timedelta(minutes=get_invoice_settings().accept_within_min)
     p = {"start": start, "end": end, "paid": list(PAID), "purposes": list(INVOICEABLE_PURPOSES)}
     rep = VerifyReport(day=day.isoformat())
 
@@ -271,10 +278,23 @@ async def verify_day(db: AsyncSession, day: date) -> VerifyReport:
             )
         ).scalar_one()
     )
+    rep.not_accepted_in_time = await _rows(
+        db,
+        """
+        SELECT i.mccqt, i.kind, i.status, i.issued_at, i.attempts,
+               (SELECT m.last_error FROM outbox m WHERE m.key = 'invoice.transmit:' || i.id::text) AS last_error
+          FROM invoices i
+         WHERE i.status IN ('issued', 'sent') AND i.issued_at >= :start AND i.issued_at < :end
+           AND i.issued_at < :deadline
+         ORDER BY i.issued_at LIMIT 100
+    """,
+        **p,
+        deadline=now - accept_within,
+    )
     return rep
 
 
-async def _verify_url(db_url: str, day: date) -> VerifyReport:
+async def verify_url(db_url: str, day: date) -> VerifyReport:
     from parking.kit.db import make_engine, make_sessionmaker
 
     engine = make_engine(db_url, 2)
@@ -283,27 +303,3 @@ async def _verify_url(db_url: str, day: date) -> VerifyReport:
             return await verify_day(db, day)
     finally:
         await engine.dispose()
-
-
-def register(app: typer.Typer) -> None:
-    invoices = typer.Typer(help="Cash-register e-invoices.", no_args_is_help=True)
-
-    @invoices.command("verify")
-    def verify_cmd(
-        day: Annotated[str, typer.Option("--date", help="Business day (GMT+7), YYYY-MM-DD")],
-    ) -> None:
-        """Report paid sales without exactly one invoice, invoices without a payment, gaps and duplicates."""
-        try:
-            d = date.fromisoformat(day)
-        except ValueError:
-            typer.echo(f"--date must be YYYY-MM-DD, got {day!r}", err=True)
-            raise typer.Exit(2) from None
-        from parking.cli import services
-        from parking.settings import get_settings
-
-        with services(get_settings()) as (db_url, _):
-            rep = asyncio.run(_verify_url(db_url, d))
-        typer.echo(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False))
-        raise typer.Exit(0 if rep.clean else 1)
-
-    app.add_typer(invoices, name="invoices")

@@ -209,6 +209,21 @@ def build_hdon(doc: InvoiceDoc) -> etree._Element:
     return hdon
 
 
+def with_seller_signature_placeholder(hdon: etree._Element) -> etree._Element:
+    """A copy of the invoice with ``DSCKS/NBan`` holding a ``ds:Signature`` placeholder for signing.py.
+
+    ``DSCKS`` (the invoice's signatures) follows ``MCCQT``; ``NBan`` is the seller's. The invoice as issued
+    (stored in ``invoices.xml``) has none: it is signed when transmitted, with the certificate installed then.
+    """
+    copy = etree.fromstring(etree.tostring(hdon))
+    for old in copy.findall("DSCKS"):
+        copy.remove(old)
+    nban = _sub(_sub(copy, "DSCKS"), "NBan")
+    ph = etree.SubElement(nban, f"{{{DS_NS}}}Signature", nsmap={"ds": DS_NS})
+    ph.set("Id", "placeholder")  # signxml fills the placeholder in place
+    return copy
+
+
 def _ttin(parent: etree._Element, key: str, kind: str, value: str) -> None:
     t = _sub(parent, "TTin")
     _sub(t, "TTruong", key)

@@ -43,6 +43,18 @@ class OutboxContext:
     exclude_topics: tuple[str, ...] = ()  # left to another worker
 
 
+class Deferred(Exception):
+    """Raised by a handler whose precondition is not met yet (e.g. a certificate not installed).
+
+    The message waits ``delay_s`` and is tried again, indefinitely: it is not a failure, so it neither
+    counts towards ``MAX_ATTEMPTS`` nor ever becomes dead. The handler records why (an alert) itself.
+    """
+
+    def __init__(self, delay_s: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay_s = delay_s
+
+
 Handler = Callable[[AsyncSession, dict[str, Any], OutboxContext], Awaitable[None]]
 _HANDLERS: dict[str, Handler] = {}
 
@@ -80,8 +92,14 @@ async def _deliver(db: AsyncSession, row: OutboxMessage, ctx: OutboxContext) -> 
         async with db.begin_nested():
             await fn(db, dict(row.payload), ctx)
         row.processed_at = datetime.now(UTC)
+        row.dead = False  # an operator's retry of a dead message that now succeeded
         row.attempts += 1
         OUTBOX_PROCESSED.labels(row.topic, "ok").inc()
+    except Deferred as wait:
+        row.last_error = f"waiting: {wait}"[:2000]
+        row.available_at = datetime.now(UTC) + timedelta(seconds=wait.delay_s)
+        OUTBOX_PROCESSED.labels(row.topic, "deferred").inc()
+        log.info("outbox.deferred", topic=row.topic, key=row.key, reason=str(wait), retry_in_s=wait.delay_s)
     except Exception as exc:  # a failed side effect is retried later, never dropped
         row.attempts += 1
         row.last_error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -1,18 +1,39 @@
 """SQLAlchemy models: every table of the platform lives in a module of this package, one per table group.
 
-Everything is imported here so that ``Base.metadata`` (Alembic's autogenerate, the drift test) is complete.
+Everything is imported here so that ``Base.metadata`` (Alembic's autogenerate, the drift test) is complete;
+status vocabularies (StrEnums mirrored by CHECK constraints) are exported beside their tables.
 """
 
+from parking.models.alerts import Alert
 from parking.models.audit import AuditLog
 from parking.models.base import Base
 from parking.models.city import CityClient, CityWebhook, CityWebhookDelivery
 from parking.models.disputes import Dispute, LotReport
 from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod, VehicleClaim
-from parking.models.invoices import Invoice, InvoiceBuyerProfile, InvoiceEvent, InvoiceSeries
+from parking.models.invoices import (
+    Invoice,
+    InvoiceBuyerProfile,
+    InvoiceEvent,
+    InvoiceEventStatus,
+    InvoiceSeries,
+    InvoiceStatus,
+)
 from parking.models.ledger import LedgerEntry, LedgerPosting
 from parking.models.operators import VEHICLE_CLASSES, Lane, Lot, LotCapacity, Operator
-from parking.models.outbox import OutboxMessage
-from parking.models.payments import Debt, MonthlyPass, Payment, PaymentIntent, PaymentNotification, Refund
+from parking.models.outbox import OutboxMessage, OutboxStatus
+from parking.models.payments import (
+    PAID_STATUSES,
+    Debt,
+    DebtStatus,
+    IntentStatus,
+    MonthlyPass,
+    Payment,
+    PaymentIntent,
+    PaymentNotification,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 from parking.models.reconciliation import (
     Discrepancy,
     HealingStep,
@@ -27,13 +48,16 @@ from parking.models.reconciliation import (
 from parking.models.sessions import GateEvent, GateEventImage, ParkingSession, Vehicle
 
 __all__ = [
+    "PAID_STATUSES",
     "VEHICLE_CLASSES",
+    "Alert",
     "AuditLog",
     "Base",
     "CityClient",
     "CityWebhook",
     "CityWebhookDelivery",
     "Debt",
+    "DebtStatus",
     "Discrepancy",
     "Dispute",
     "Driver",
@@ -42,10 +66,13 @@ __all__ = [
     "GateEvent",
     "GateEventImage",
     "HealingStep",
+    "IntentStatus",
     "Invoice",
     "InvoiceBuyerProfile",
     "InvoiceEvent",
+    "InvoiceEventStatus",
     "InvoiceSeries",
+    "InvoiceStatus",
     "Lane",
     "LedgerEntry",
     "LedgerPosting",
@@ -55,16 +82,19 @@ __all__ = [
     "MonthlyPass",
     "Operator",
     "OutboxMessage",
+    "OutboxStatus",
     "ParkingSession",
     "Payment",
     "PaymentIntent",
     "PaymentMethod",
     "PaymentNotification",
+    "PaymentStatus",
     "ReconFile",
     "ReconMatch",
     "ReconRun",
     "Refund",
     "RefundProposal",
+    "RefundStatus",
     "SettlementBatch",
     "SettlementLine",
     "StatementLine",

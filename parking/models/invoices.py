@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Identity,
@@ -21,11 +23,34 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.naming import conv
 
 from parking.models.base import Base, now_col, uuid_pk
 
 KINDS = ("original", "adjustment", "replacement")
-STATUSES = ("issued", "sent", "accepted", "rejected")
+
+
+class InvoiceStatus(StrEnum):
+    """invoices.status (CHECK ck_invoices_status): issued -> sent -> accepted | rejected."""
+
+    ISSUED = "issued"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class InvoiceEventStatus(StrEnum):
+    """invoice_events.status (CHECK ck_invoice_events_status, migration 0017): the invoice's statuses, and
+    `waiting` (for the operator's signing certificate)."""
+
+    ISSUED = "issued"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WAITING = "waiting"
+
+
+STATUSES = tuple(InvoiceStatus)
 
 
 class InvoiceSeries(Base):
@@ -116,6 +141,13 @@ class InvoiceEvent(Base):
     at: Mapped[datetime] = now_col()
     status: Mapped[str] = mapped_column(String(10))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ",".join(f"'{s.value}'" for s in InvoiceEventStatus) + ")",
+            name=conv("ck_invoice_events_status"),
+        ),
+    )
 
 
 class InvoiceBuyerProfile(Base):

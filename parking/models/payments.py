@@ -4,13 +4,64 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.naming import conv
 
 from parking.models.base import Base, now_col, uuid_pk
+
+
+class PaymentStatus(StrEnum):
+    """payments.status (CHECK ck_payments_status)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+PAID_STATUSES = (PaymentStatus.CONFIRMED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+
+
+class IntentStatus(StrEnum):
+    """payment_intents.status (CHECK ck_payment_intents_status)."""
+
+    OPEN = "open"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class DebtStatus(StrEnum):
+    """debts.status (CHECK ck_debts_status)."""
+
+    OPEN = "open"
+    PAID = "paid"
+    WRITTEN_OFF = "written_off"
+
+
+class RefundStatus(StrEnum):
+    """refunds.status (CHECK ck_refunds_status, migration 0017)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class Payment(Base):
@@ -85,6 +136,12 @@ class Refund(Base):
     credit_vnd: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     provider_refund_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = now_col()
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ",".join(f"'{s.value}'" for s in RefundStatus) + ")", name=conv("ck_refunds_status")
+        ),
+    )
 
 
 class Debt(Base):

@@ -1,7 +1,7 @@
 """Wiring helpers for `make run`, the benchmark and the lead's app factory.
 
 `simulator_command` is what `parking.demo.launcher.simulator_commands` returns for the payment provider;
-`seed_demo_driver` gives the demo a driver with a linked wallet; `expire_unpaid_qrs` is the scheduler job.
+`seed_demo_driver` gives the demo a driver with a linked wallet. (The production scheduler job is in jobs.py.)
 """
 
 from __future__ import annotations
@@ -107,12 +107,3 @@ async def seed_demo_driver(
         )
     await db.flush()
     return {"email": email, "password": password, "plates": list(plates), "wallet": DEMO_WALLET}
-
-
-async def expire_unpaid_qrs(sessionmaker: Any) -> int:
-    """Scheduler job: QRs not paid in time become debts (run every minute or so)."""
-    from parking.kit.db import transaction
-    from parking.payments import service
-
-    async with transaction(sessionmaker) as db:
-        return await service.expire_intents(db)

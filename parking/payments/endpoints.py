@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from parking.kit.deps import DB
 from parking.kit.errors import AppError
+from parking.ledger import service as ledger_service
 from parking.models import PaymentIntent
 from parking.payments import handlers as _handlers  # noqa: F401  (registers the outbox handlers)
 from parking.payments import notifications as notif
@@ -142,4 +143,4 @@ async def expire(db: DB, x_operator_key: OperatorKey = None) -> dict[str, int]:
 @router.get("/ledger/check", summary="Double-entry invariant and account balances")
 async def ledger_check(db: DB, x_operator_key: OperatorKey = None) -> dict[str, Any]:
     _operator(x_operator_key)
-    return await service.ledger_check(db)
+    return await ledger_service.ledger_check(db)

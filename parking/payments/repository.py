@@ -1,113 +1,22 @@
-"""SQL for payments and the ledger. No business rules here."""
+"""SQL for payments. No business rules here (the ledger's SQL is in parking.ledger.repository)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parking.ledger import repository as ledger_repo
+from parking.ledger import rules
 from parking.models import (
     Debt,
     DriverVehicle,
-    LedgerEntry,
-    LedgerPosting,
     Payment,
     PaymentIntent,
     PaymentMethod,
     Refund,
 )
-from parking.payments import ledger
-
-
-async def post_entry(db: AsyncSession, entry: ledger.JournalEntry) -> bool:
-    """Write a journal entry once; a replay with the same idempotency key is a no-op (returns False)."""
-    entry_id = (
-        await db.execute(
-            insert(LedgerEntry)
-            .values(
-                id=uuid.uuid4(),
-                kind=entry.kind,
-                idempotency_key=entry.idempotency_key,
-                session_id=entry.session_id,
-                payment_id=entry.payment_id,
-                reverses_key=entry.reverses_key,
-                memo=entry.memo,
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(LedgerEntry.id)
-        )
-    ).scalar_one_or_none()
-    if entry_id is None:
-        return False
-    await db.execute(
-        insert(LedgerPosting),
-        [{"entry_id": entry_id, "account": p.account, "amount_vnd": p.amount_vnd} for p in entry.postings],
-    )
-    return True
-
-
-async def entry_postings(db: AsyncSession, key: str) -> tuple[ledger.Posting, ...]:
-    rows = (
-        await db.execute(
-            select(LedgerPosting.account, LedgerPosting.amount_vnd)
-            .join(LedgerEntry, LedgerEntry.id == LedgerPosting.entry_id)
-            .where(LedgerEntry.idempotency_key == key)
-            .order_by(LedgerPosting.id)
-        )
-    ).all()
-    return tuple(ledger.Posting(a, v) for a, v in rows)
-
-
-async def receivable_outstanding(db: AsyncSession, session_id: uuid.UUID) -> int:
-    """What the session still owes, read from the ledger (the source of truth for money)."""
-    total = (
-        await db.execute(
-            select(func.coalesce(func.sum(LedgerPosting.amount_vnd), 0))
-            .join(LedgerEntry, LedgerEntry.id == LedgerPosting.entry_id)
-            .where(LedgerEntry.session_id == session_id, LedgerPosting.account == ledger.RECEIVABLE)
-        )
-    ).scalar_one()
-    return int(total)
-
-
-async def fee_recognised(db: AsyncSession, session_id: uuid.UUID) -> int | None:
-    """The fee the ledger recognised for a session (net of reversals); None when it recognised none."""
-    rows = (
-        await db.execute(
-            select(LedgerPosting.amount_vnd)
-            .join(LedgerEntry, LedgerEntry.id == LedgerPosting.entry_id)
-            .where(
-                LedgerEntry.session_id == session_id,
-                LedgerPosting.account == ledger.RECEIVABLE,
-                or_(LedgerEntry.kind == "fee", LedgerEntry.reverses_key == f"fee:{session_id}"),
-            )
-        )
-    ).scalars()
-    amounts = list(rows)
-    return int(sum(amounts)) if amounts else None
-
-
-async def unbalanced_entries(db: AsyncSession) -> list[dict[str, Any]]:
-    rows = (
-        await db.execute(
-            select(LedgerPosting.entry_id, func.sum(LedgerPosting.amount_vnd), func.count())
-            .group_by(LedgerPosting.entry_id)
-            .having((func.sum(LedgerPosting.amount_vnd) != 0) | (func.count() < 2))
-        )
-    ).all()
-    return [{"entry_id": str(e), "sum": int(s), "postings": int(n)} for e, s, n in rows]
-
-
-async def account_balances(db: AsyncSession) -> dict[str, int]:
-    rows = (
-        await db.execute(
-            select(LedgerPosting.account, func.sum(LedgerPosting.amount_vnd)).group_by(LedgerPosting.account)
-        )
-    ).all()
-    return {a: int(s) for a, s in rows}
 
 
 async def linked_method_for_plate(db: AsyncSession, plate: str) -> tuple[uuid.UUID, PaymentMethod] | None:
@@ -188,13 +97,7 @@ async def payment_for_transfer(
 
 async def credit_left(db: AsyncSession, payment_id: uuid.UUID) -> int:
     """Money of a payment beyond what it paid (its `unallocated` posting) not yet given back by a refund."""
-    credited = (
-        await db.execute(
-            select(func.coalesce(func.sum(LedgerPosting.amount_vnd), 0))
-            .join(LedgerEntry, LedgerEntry.id == LedgerPosting.entry_id)
-            .where(LedgerEntry.idempotency_key == f"payment:{payment_id}", LedgerPosting.account == ledger.UNALLOCATED)
-        )
-    ).scalar_one()
+    credited = await ledger_repo.account_total_of_entry(db, f"payment:{payment_id}", rules.UNALLOCATED)
     refunded = (
         await db.execute(
             select(func.coalesce(func.sum(Refund.credit_vnd), 0)).where(

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from parking.kit import money
 from parking.pricing.engine import parse_instant, quote
 from parking.pricing.errors import PricingError
 from parking.pricing.loader import load_tariff_book
@@ -23,7 +24,7 @@ EXIT_BAD_INPUT = 2
 
 
 def _vnd(amount: int) -> str:
-    return f"{amount:,} VND"
+    return money.vnd_en(amount)
 
 
 def render_text(q: Quote) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from parking.kit.money import group_thousands
 from parking.pricing.errors import (
     ExitBeforeEntry,
     InvalidDatetime,
@@ -79,7 +80,7 @@ def _touches(sod: int, length: int, ds: int, de: int) -> tuple[bool, bool]:
 
 
 def _fmt_vnd(amount: int) -> str:
-    return f"{amount:,}"
+    return group_thousands(amount, ",")  # English explanations: 1,000
 
 
 class _Lines:

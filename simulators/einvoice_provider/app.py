@@ -97,17 +97,26 @@ def create_app(trusted_certs: list[bytes] | None = None, cert_dir: Path | None =
         except etree.DocumentInvalid as e:
             return _rejected(state, "schema_invalid", str(e), mtdiep)
         dlieu = None
+        signer = None
         errors = []
         for cert in _trusted(state, cert_dir):
             try:
                 dlieu = signing.verify_tdiep(env, cert)
+                signer = cert
                 break
             except signing.SignatureError as e:
                 errors.append(str(e))
-        if dlieu is None:
+        if dlieu is None or signer is None:
             return _rejected(state, "invalid_signature", "; ".join(errors) or "no trusted certificate", mtdiep)
         hdon = dlieu.find("HDon")
         assert hdon is not None  # guaranteed by the schema
+        # The invoice itself must carry the seller's signature (HDon/DSCKS/NBan), not only the envelope.
+        if hdon.find("DSCKS/NBan") is None:
+            return _rejected(state, "missing_seller_signature", "HDon/DSCKS/NBan is missing", mtdiep)
+        try:
+            signing.verify_hdon(hdon, signer)
+        except signing.SignatureError as e:
+            return _rejected(state, "invalid_seller_signature", str(e), mtdiep)
         s = X.summarize(hdon)
         if not is_mccqt(s.mccqt):
             return _rejected(state, "invalid_mccqt", s.mccqt, mtdiep)

@@ -14,9 +14,9 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.kit.db import transaction
+from parking.ledger import repository as ledger_repo
+from parking.ledger import rules as ledger
 from parking.models import GateEvent, ParkingSession, Payment, PaymentIntent
-from parking.payments import ledger
-from parking.payments import repository as pay_repo
 from parking.payments import service as payments
 from parking.payments.notifications import BankCredit
 from parking.payments.vietqr import new_reference
@@ -111,7 +111,7 @@ async def add_sale(
             )
         )
         await db.flush()
-        await pay_repo.post_entry(db, ledger.fee_recognised(session_id=sid, lot_id=d.lot.id, fee_vnd=amount))
+        await ledger_repo.post_entry(db, ledger.fee_recognised(session_id=sid, lot_id=d.lot.id, fee_vnd=amount))
         sale = Sale(sid, ref, amount, at, channel, txn, notified)
         if channel == "bank":
             intent = PaymentIntent(

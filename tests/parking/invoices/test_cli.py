@@ -10,8 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from parking.cli import services
 from parking.invoices import xml as X
-from parking.invoices.verify import register
+from parking.invoices.cli import register
 from parking.settings import get_settings
 
 
@@ -26,7 +27,7 @@ def cli(db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
     def _root() -> None:
         """parking"""
 
-    register(app)
+    register(app, services)
     yield app
     get_settings.cache_clear()
 

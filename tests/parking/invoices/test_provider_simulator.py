@@ -25,7 +25,9 @@ def signed_envelope(creds: signing.Credentials, seq: int, total: int = 25_000, m
         seller=X.Party("Công ty CP Trông giữ xe Hà Nội", "0101234567", "1 Lý Thái Tổ, Hà Nội"),
         lines=[X.Line("Dịch vụ trông giữ xe", "lượt", total, 800)],
     )
-    env = X.build_tdiep(X.build_hdon(doc), mngui="V0107001729001", mst="0101234567", mtdiep=mtdiep)
+    # As transmitted: the seller's signature inside HDon (DSCKS/NBan), then the envelope's.
+    hdon = signing.sign_hdon(X.build_hdon(doc), creds)
+    env = X.build_tdiep(hdon, mngui="V0107001729001", mst="0101234567", mtdiep=mtdiep)
     return X.to_bytes(signing.sign_tdiep(env, creds))
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.invoices import xml as X
+from parking.ledger import repository as ledger_repository
 from parking.models import Invoice, ParkingSession, Payment
 from parking.payments import exit_hook, repository
 from tests.factories import LotHandle, event
@@ -40,7 +41,7 @@ async def payment_of(sm: async_sessionmaker[AsyncSession], session_id: str) -> P
 
 async def owed(sm: async_sessionmaker[AsyncSession], session_id: str) -> int:
     async with sm() as db:
-        return await repository.receivable_outstanding(db, uuid.UUID(session_id))
+        return await ledger_repository.receivable_outstanding(db, uuid.UUID(session_id))
 
 
 async def test_linked_car_leaves_without_stopping_and_is_charged_once(
@@ -131,7 +132,7 @@ async def test_concurrent_exit_decisions_for_one_session_charge_once(
             await db.execute(text("SELECT count(*) FROM ledger_entries WHERE session_id = :s"), {"s": sid})
         ).scalar_one()
         assert n == 2  # one fee recognition, one payment: the races added nothing
-        assert await repository.receivable_outstanding(db, sid) == 0
+        assert await ledger_repository.receivable_outstanding(db, sid) == 0
     # Close the session so the lot's open-plate index stays clean for other tests.
     await client.post("/v1/gate/events", json=event("exit", d.plate), headers=lot.exit.headers)
 

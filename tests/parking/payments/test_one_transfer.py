@@ -3,6 +3,7 @@ for the fee of the session; money beyond the fee is a credit, never revenue nor 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -11,8 +12,9 @@ import httpx
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parking.ledger import repository as ledger_repository
 from parking.models import Invoice, Payment, PaymentNotification
-from parking.payments import notifications, repository
+from parking.payments import notifications
 from tests.factories import LotHandle
 from tests.parking.payments.conftest import OP, SECRET, Sim
 from tests.parking.payments.test_linked import wait_for
@@ -84,7 +86,7 @@ async def test_gateway_ipn_then_bank_webhook_of_one_transfer_book_one_payment(
     assert p.provider == "vnpay"
     assert len(await _invoices_of(sessionmaker, decision["session_id"])) == 1
     async with sessionmaker() as db:
-        assert await repository.receivable_outstanding(db, uuid.UUID(decision["session_id"])) == 0
+        assert await ledger_repository.receivable_outstanding(db, uuid.UUID(decision["session_id"])) == 0
 
 
 async def test_both_channels_delivered_by_the_notifier_book_one_payment(
@@ -263,3 +265,20 @@ def test_both_shapes_carry_the_bank_reference() -> None:
         }
     )
     assert sepay.bank_ref == vnp.bank_ref == "FT123"
+
+
+async def test_both_channels_at_the_same_instant_book_one_payment(
+    client: httpx.AsyncClient, sim: Sim, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The unique bank reference settles the race: the loser of the insert finds the winner's payment."""
+    decision = await unlinked_exit(client, lot)
+    sepay, vnp = await _both(sim, decision["payment"]["qr_payload"])
+    a, b = await asyncio.gather(
+        client.post("/v1/payments/notify/sepay", content=sepay["body"], headers=sepay["headers"]),
+        client.get("/v1/payments/notify/vnpay", params=vnp["query"]),
+    )
+    assert a.json()["success"] is True
+    outcomes = {a.json()["outcome"], {"00": "confirmed", "02": "duplicate"}[b.json()["RspCode"]]}
+    assert outcomes == {"confirmed", "duplicate"}
+    assert len(await payments_for(sessionmaker, decision["session_id"])) == 1
+    assert len(await _invoices_of(sessionmaker, decision["session_id"])) == 1

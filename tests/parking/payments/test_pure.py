@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parking.payments import ledger, notifications
+from parking.ledger import rules as ledger
+from parking.payments import notifications
 from parking.payments.notifications import NotificationError
 
 SECRET = "s3cret"

@@ -16,8 +16,9 @@ from redis.asyncio import Redis
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parking.ledger import repository as ledger_repository
 from parking.models import ParkingSession, Payment, PaymentNotification, Refund
-from parking.payments import notifications, repository, vietqr
+from parking.payments import notifications, vietqr
 from tests.factories import LotHandle, event, make_lot, random_car_plate
 from tests.parking.payments.conftest import OP, SECRET, Sim, make_driver, park
 from tests.parking.payments.test_linked import wait_for
@@ -137,7 +138,7 @@ async def test_duplicate_notifications_book_one_payment(
     assert sorted(await wait_for(logged)) == ["confirmed", "duplicate"]
     assert len(await payments_for(sessionmaker, decision["session_id"])) == 1
     async with sessionmaker() as db:
-        assert await repository.receivable_outstanding(db, uuid.UUID(decision["session_id"])) == 0
+        assert await ledger_repository.receivable_outstanding(db, uuid.UUID(decision["session_id"])) == 0
 
 
 async def test_replayed_signed_notification_is_idempotent(
@@ -166,7 +167,7 @@ async def test_replayed_signed_notification_is_idempotent(
     [p] = await payments_for(sessionmaker, decision["session_id"])
     assert p.provider == "sepay" and "unallocated" not in p.flags
     async with sessionmaker() as db:
-        assert await repository.receivable_outstanding(db, uuid.UUID(decision["session_id"])) == 0
+        assert await ledger_repository.receivable_outstanding(db, uuid.UUID(decision["session_id"])) == 0
 
 
 async def test_out_of_order_and_late_notifications(
@@ -222,7 +223,7 @@ async def test_wrong_amount_is_not_accepted_as_payment(
     assert await lane_commands.none(1.0)
     assert (await session_row(sessionmaker, sid)).payment_status == "awaiting_qr"
     async with sessionmaker() as db:
-        assert await repository.receivable_outstanding(db, uuid.UUID(sid)) == 1000
+        assert await ledger_repository.receivable_outstanding(db, uuid.UUID(sid)) == 1000
     # The driver transfers the rest to the same reference: now it is paid and the lane opens.
     r = await sim.http.post(
         "/vietqr/pay", json={"qr_payload": qr, "channel": "sepay", "amount_vnd": 1000, "deliver": False}
@@ -336,7 +337,7 @@ async def test_unpaid_exit_becomes_debt_announced_at_next_entry_and_paid_later(
     [debt] = (await client.get("/v1/drivers/me/debts", headers=d.headers)).json()
     assert debt["status"] == "paid"
     async with sessionmaker() as db:
-        assert await repository.receivable_outstanding(db, uuid.UUID(sid)) == 0
+        assert await ledger_repository.receivable_outstanding(db, uuid.UUID(sid)) == 0
     r = await client.post("/v1/gate/events", json=event("exit", plate), headers=lot.exit.headers)
     assert r.status_code == 200
 

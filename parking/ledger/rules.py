@@ -19,6 +19,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+__all__ = [
+    "RECEIVABLE",
+    "REFUNDS",
+    "UNALLOCATED",
+    "JournalEntry",
+    "LedgerError",
+    "Posting",
+    "clearing",
+    "fee_recognised",
+    "pass_sold",
+    "payment_received",
+    "refund_issued",
+    "revenue",
+    "reversal",
+    "validate",
+]
+
 RECEIVABLE = "driver_receivable"
 REFUNDS = "refunds"
 UNALLOCATED = "unallocated"
