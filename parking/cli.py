@@ -76,11 +76,11 @@ def run_migrations(db_url: str) -> None:
 
 
 async def _seed(db_url: str, settings: Settings) -> dict[str, Any]:
+    from parking.demo.drivers import seed_demo_driver
     from parking.demo.launcher import cert_dir, linked_demo_plates
     from parking.demo.seed import read_tokens, seed_demo, write_tokens
     from parking.invoices.certs import ensure_demo_credentials
     from parking.kit.db import make_engine, make_sessionmaker, transaction
-    from parking.payments.demo import seed_demo_driver
 
     path = settings.data_dir / "demo" / "lanes.json"
     linked = linked_demo_plates(settings)

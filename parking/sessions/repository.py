@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, select, text
+from sqlalchemy import and_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,14 +96,21 @@ _OCCUPY = text(
     """
     UPDATE lot_capacities SET occupied = occupied + 1
      WHERE lot_id = :lot_id AND vehicle_class = :vehicle_class
-    RETURNING occupied
+    RETURNING occupied, capacity
     """
 )
 
 
-async def occupy_unguarded(db: AsyncSession, *, lot_id: uuid.UUID, vehicle_class: str) -> bool:
-    """Count a vehicle that is already inside, above capacity if need be (the lane opened on its own)."""
-    return (await db.execute(_OCCUPY, {"lot_id": lot_id, "vehicle_class": vehicle_class})).first() is not None
+async def occupy_unguarded(db: AsyncSession, *, lot_id: uuid.UUID, vehicle_class: str) -> tuple[int, int] | None:
+    """Count a vehicle that is already inside, above capacity if need be (the lane opened on its own).
+
+    Returns (occupied, capacity) after the count, or None when the lot does not count that class."""
+    row = (await db.execute(_OCCUPY, {"lot_id": lot_id, "vehicle_class": vehicle_class})).first()
+    return (int(row.occupied), int(row.capacity)) if row is not None else None
+
+
+async def set_flags(db: AsyncSession, session_id: uuid.UUID, flags: list[str]) -> None:
+    await db.execute(update(table(ParkingSession)).where(ParkingSession.id == session_id).values(flags=flags))
 
 
 async def get(db: AsyncSession, session_id: uuid.UUID) -> ParkingSession | None:

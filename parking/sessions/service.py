@@ -98,13 +98,15 @@ async def open_after_offline_entry(
     it gets a session (counted above capacity if need be), flagged for review. The caller holds the plate lock.
 
     Returns the session and whether a space was newly counted (False when the plate already had an open
-    session: the car is counted once).
+    session: the car is counted once). ``flags`` gains ``over_capacity`` when the count went past capacity.
     """
     if plate is not None:
         existing = await repo.open_for_update(db, lot_id=lot_id, plate=plate)
         if existing is not None:
             return detached(db, existing).id, False
     session_id = uuid.uuid4()
+    # Capacity row first, session second would invert the lock order; the session insert takes no lock on
+    # lot_capacities, so count after inserting (vehicles -> parking_sessions -> lot_capacities).
     await repo.insert_session(
         db,
         id=session_id,
@@ -118,7 +120,11 @@ async def open_after_offline_entry(
         review_status="pending",
         review_reason="entry opened by the lane without the server's consent",
     )
-    counted = await repo.occupy_unguarded(db, lot_id=lot_id, vehicle_class=vehicle_class)
+    count = await repo.occupy_unguarded(db, lot_id=lot_id, vehicle_class=vehicle_class)
+    counted = count is not None
+    if count is not None and count[0] > count[1]:
+        flags.append("over_capacity")
+        await repo.set_flags(db, session_id, flags)
     await audit(
         db,
         actor=actor,

@@ -334,14 +334,15 @@ async def test_invoice_at_exit_can_go_through_the_outbox(
 
 
 async def test_seed_demo_driver_is_idempotent(db: AsyncSession) -> None:
-    from parking.payments import demo
+    from parking.demo import drivers as demo
+    from parking.payments.demo import DEMO_WALLET
 
     email = f"demo-{uuid.uuid4().hex[:8]}@example.vn"
     plate = f"88Z{uuid.uuid4().int % 100000:05d}"
     first = await demo.seed_demo_driver(db, email=email, plates=(plate,))
     second = await demo.seed_demo_driver(db, email=email, plates=(plate,))
-    assert first == second and first["wallet"] == demo.DEMO_WALLET
+    assert first == second and first["wallet"] == DEMO_WALLET
     linked = await repository.linked_method_for_plate(db, plate)
-    assert linked is not None and linked[1].token == demo.DEMO_WALLET
+    assert linked is not None and linked[1].token == DEMO_WALLET
     name, cmd = demo.simulator_command("http://127.0.0.1:8000")
     assert name == "payment-provider" and f"{demo.DEMO_WALLET}:{demo.DEMO_WALLET_BALANCE_VND}" in cmd
