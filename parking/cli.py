@@ -198,9 +198,12 @@ def run(agents: bool = typer.Option(True, help="Start the demo lot's gate agents
     get_settings.cache_clear()
     settings = get_settings()
     procs: list[subprocess.Popen[bytes]] = []
+    _check_secrets(settings)  # demo: this installation's generated secrets, before the simulators are wired to them
     for key, value in launcher.simulator_env(settings).items():
         os.environ.setdefault(key, value)  # before anything reads the payment/invoice settings
-    _check_secrets(settings)
+    from parking.secret_settings import clear_caches
+
+    clear_caches()
     _terminate_like_interrupt()
     with services(settings) as (db_url, _redis_url):
         typer.echo("· migrating", err=True)

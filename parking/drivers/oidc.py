@@ -85,12 +85,13 @@ def _since(value: Any) -> datetime | None:
         return None
 
 
-def _kid(token: str) -> str | None:
+def _header(token: str) -> dict[str, Any] | None:
+    """The token's protected header, or None when it is not a compact JWS at all."""
     try:
         from joserfc import jws
 
-        return jws.extract_compact(token.encode()).protected.get("kid")
-    except (JoseError, ValueError):
+        return dict(jws.extract_compact(token.encode()).protected)
+    except (JoseError, ValueError, UnicodeError):
         return None
 
 
@@ -98,9 +99,14 @@ async def verify_id_token(token: str, settings: DriverSettings, *, cache: JwksCa
     issuer = settings.oidc_issuer
     if not issuer:
         raise AppError("oidc_disabled", "Sign-in through the city's identity provider is not configured.", 503)
+    header = _header(token)
+    if header is None or header.get("alg") not in ALGORITHMS:
+        # Refused before the provider is asked for keys: a string that is not a signed token of an accepted
+        # algorithm is the caller's error (401), whether or not the provider is reachable right now.
+        raise AppError("invalid_id_token", "The identity token is not a signed JWT.", 401, {"reason": "malformed"})
     cache = cache or _cache
     keys = await cache.get(issuer, settings.oidc_jwks_cache_s)
-    kid = _kid(token)
+    kid = header.get("kid")
     if kid is not None and all(k.kid != kid for k in keys.keys):
         keys = await cache.get(issuer, settings.oidc_jwks_cache_s, refresh=True)
     try:
