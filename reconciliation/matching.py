@@ -284,6 +284,12 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                    {act.format(c="x.code")}
               FROM (
                 SELECT p.id, CASE WHEN p.confirmed_at >= CAST(:hi AS timestamptz) - CAST(:cutoff AS interval)
+                                    OR p.intent_id IN (SELECT i2.id FROM payment_intents i2
+                                                         JOIN recon_statement_lines nl
+                                                           ON nl.business_date > :d
+                                                          AND nl.business_date <= CAST(:d AS date) + 2
+                                                          AND nl.direction = 'credit'
+                                                          AND i2.reference = ANY(nl.tokens))
                                   THEN 'late_settlement'
                                   ELSE 'missing_at_provider' END AS code, NULL::date AS carried_from
                   FROM payments p
