@@ -33,6 +33,8 @@ from parking.payments.endpoints import router as payments_router
 from parking.quotes.endpoints import router as quotes_router
 from parking.sessions.fees import load_book
 from parking.settings import Settings, get_settings
+from reconciliation.endpoints import router as reconciliation_router
+from reconciliation.scheduler import install as install_reconciliation
 
 log = structlog.get_logger("parking.app")
 
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_instances=1,
                 coalesce=True,
             )
+            install_reconciliation(scheduler, sm)
             scheduler.start()
         log.info("parking.started", outbox_topics=outbox.registered_topics())
         try:
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         payments_router,
         drivers_router,
         invoices_router,
+        reconciliation_router,
     ):
         app.include_router(router)
 

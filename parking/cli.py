@@ -205,6 +205,9 @@ def _register_subcommands() -> None:
     from parking.invoices.verify import register as register_invoices
 
     register_invoices(app)
+    from reconciliation.cli import register as register_reconcile
+
+    register_reconcile(app)
 
 
 _register_subcommands()

@@ -233,14 +233,32 @@ def _views(data: dict[str, Any], lang: str) -> list[tuple[str, list[str], list[l
         ),
         (
             L["discrepancies"],
-            [L["code"], L["class"], L["provider"], L["lot"], L["session"], L["payment"], L["expected"], L["actual"],
-             L["action"]],
             [
-                [r["code"], names[r["code"]], r["provider"], r["lot"], r["session_id"], r["payment_id"],
-                 r["expected_vnd"], r["actual_vnd"], r[action]]
+                L["code"],
+                L["class"],
+                L["provider"],
+                L["lot"],
+                L["session"],
+                L["payment"],
+                L["expected"],
+                L["actual"],
+                L["action"],
+            ],
+            [
+                [
+                    r["code"],
+                    names[r["code"]],
+                    r["provider"],
+                    r["lot"],
+                    r["session_id"],
+                    r["payment_id"],
+                    r["expected_vnd"],
+                    r["actual_vnd"],
+                    r[action],
+                ]
                 for r in data["discrepancies"]
             ],
-        ),  # fmt: skip
+        ),
         (
             L["healing"],
             [L["step"], L["subject"], L["payment"], L["session"]],
@@ -357,9 +375,7 @@ def _pdf(data: dict[str, Any], lang: str) -> bytes:
     pdf.set_font("DejaVu", size=9)
     for k in ("expected_vnd", "settled_vnd", "difference_vnd", "fees_vnd"):
         pdf.cell(0, 5, f"{L[k]}: {_vnd(s['amounts'].get(k, 0))}", new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(
-        0, 5, f"{L['payments']}: {s['payments']} · {L['matched']}: {s['matched']}", new_x="LMARGIN", new_y="NEXT"
-    )
+    pdf.cell(0, 5, f"{L['payments']}: {s['payments']} · {L['matched']}: {s['matched']}", new_x="LMARGIN", new_y="NEXT")
     pdf.image(io.BytesIO(_chart(data, lang)), w=180)
     for title, header, rows in _views(data, lang)[1:]:
         pdf.add_page()
