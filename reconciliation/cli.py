@@ -29,7 +29,10 @@ def _with_db(fn: Any) -> Any:
     """Run `fn(sessionmaker)` against the configured (or embedded) database, migrated to head."""
     from parking.cli import run_migrations, services
     from parking.kit.db import make_engine, make_sessionmaker
+    from parking.kit.logging import configure_logging
     from parking.settings import get_settings
+
+    configure_logging("WARNING")  # log lines on stderr: stdout carries only the result (scripts parse it)
 
     async def go(db_url: str) -> Any:
         engine = make_engine(db_url, 2)

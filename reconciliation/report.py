@@ -330,10 +330,10 @@ def _xlsx(data: dict[str, Any], lang: str, out: Path) -> None:
     wb.save(out)
 
 
-def _font_path() -> str:
+def _font_path(name: str = "DejaVuSans.ttf") -> str:
     import matplotlib
 
-    return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
+    return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name)
 
 
 def _chart(data: dict[str, Any], lang: str) -> bytes:
@@ -366,7 +366,8 @@ def _pdf(data: dict[str, Any], lang: str) -> bytes:
 
     L = LABELS[lang]
     pdf = FPDF(orientation="L", format="A4")
-    pdf.add_font("DejaVu", "", _font_path())  # DejaVu Sans has every Vietnamese glyph
+    pdf.add_font("DejaVu", "", _font_path())  # DejaVu Sans (shipped with matplotlib) has every Vietnamese glyph
+    pdf.add_font("DejaVu", "B", _font_path("DejaVuSans-Bold.ttf"))
     pdf.set_auto_page_break(True, 12)
     pdf.add_page()
     pdf.set_font("DejaVu", size=15)
