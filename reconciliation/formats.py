@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -153,16 +154,13 @@ def parse_amount(c: Cell, thousands: str = ".", decimal: str = ",") -> int:
 
 
 def parse_when(day: Cell, tod: Cell, preset: Preset) -> datetime:
-    """A tz-aware UTC time from the statement's local date (and time); without a time, the end of the day."""
+    """A tz-aware time from the statement's local date (and time); without a time, the end of the day."""
     if isinstance(day, datetime):
         local = day
     elif isinstance(day, date):
         local = datetime.combine(day, time(23, 59, 59))
     elif isinstance(day, str) and day:
-        try:
-            local = datetime.strptime(day, preset.date_format)
-        except ValueError as exc:
-            raise ValueError(f"date {day!r} does not match {preset.date_format}") from exc
+        local = _strptime(day, preset.date_format)
         if "%H" not in preset.date_format and not preset.time_format:
             local = local.replace(hour=23, minute=59, second=59)
     else:
@@ -173,14 +171,19 @@ def parse_when(day: Cell, tod: Cell, preset: Preset) -> datetime:
         elif isinstance(tod, datetime):
             local = datetime.combine(local.date(), tod.time())
         elif isinstance(tod, str) and tod:
-            try:
-                t = datetime.strptime(tod, preset.time_format).time()
-            except ValueError as exc:
-                raise ValueError(f"time {tod!r} does not match {preset.time_format}") from exc
-            local = datetime.combine(local.date(), t)
+            local = datetime.combine(local.date(), _strptime(tod, preset.time_format).time())
         else:
             raise ValueError("the time is empty")
     return local.replace(tzinfo=VN_TZ)
+
+
+@lru_cache(maxsize=200_000)
+def _strptime(value: str, fmt: str) -> datetime:
+    """strptime is slow and a statement repeats its dates and times: parse each distinct value once."""
+    try:
+        return datetime.strptime(value, fmt)
+    except ValueError as exc:
+        raise ValueError(f"date/time {value!r} does not match {fmt}") from exc
 
 
 # ------------------------------------------------------------------ bank statement
