@@ -352,15 +352,17 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
              WHERE b.settlement_date = :d AND b.transfer_at > CAST(:hi AS timestamptz) + CAST(:tlimit AS interval)""",
         p,
     )
-    # 5. leakage per lot: vehicles out through the lanes vs sessions paid, owed or free
+    # 5. leakage per lot: vehicles out through the lanes vs sessions paid, owed, free or still being paid
+    #    (rules.leakage): what is left drove out with no session behind it, which is how cash shows up
     await _x(
         db,
         f"""INSERT INTO recon_discrepancies ({cols})
-            SELECT :d, 'leakage', NULL, ex.lot_id, NULL, NULL, NULL, NULL, NULL,
-                   ex.n, coalesce(ss.paid, 0) + coalesce(ss.debts, 0) + coalesce(ss.free, 0),
+            SELECT :d, 'leakage', NULL, ex.lot_id, NULL, NULL, NULL, NULL, NULL, ex.n, coalesce(ss.closed, 0),
                    jsonb_build_object('exits_counted', ex.n, 'sessions_closed', coalesce(ss.closed, 0),
                        'paid', coalesce(ss.paid, 0), 'debts', coalesce(ss.debts, 0), 'free', coalesce(ss.free, 0),
-                       'unexplained', ex.n - coalesce(ss.paid, 0) - coalesce(ss.debts, 0) - coalesce(ss.free, 0)),
+                       'pending', coalesce(ss.closed, 0) - coalesce(ss.paid, 0) - coalesce(ss.debts, 0)
+                                  - coalesce(ss.free, 0),
+                       'unexplained', ex.n - coalesce(ss.closed, 0)),
                    {act.format(c="'leakage'")}
               FROM (SELECT lot_id, count(*) AS n FROM gate_events
                      WHERE kind = 'exit' AND captured_at >= :lo AND captured_at < :hi GROUP BY lot_id) ex
@@ -372,7 +374,7 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                            FROM parking_sessions
                           WHERE status = 'closed' AND exit_at >= :lo AND exit_at < :hi GROUP BY lot_id) ss
                 ON ss.lot_id = ex.lot_id
-             WHERE ex.n > coalesce(ss.paid, 0) + coalesce(ss.debts, 0) + coalesce(ss.free, 0)""",
+             WHERE ex.n > coalesce(ss.closed, 0)""",
         p,
     )
 
