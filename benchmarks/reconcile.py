@@ -26,6 +26,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -263,6 +264,7 @@ def main() -> None:
     day = date(2026, 11, 25)
     tmp = Path(tempfile.mkdtemp(prefix="bench-recon-"))
     pg = None
+    base: Path | None = None
     db_url = os.environ.get("PARKING_DATABASE_URL")
     if not db_url:
         from parking.kit.embedded import EmbeddedPostgres, ensure_database
@@ -281,6 +283,9 @@ def main() -> None:
     finally:
         if pg is not None:
             pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # the files are large; the embedded cluster too
+        if base is not None:
+            shutil.rmtree(base, ignore_errors=True)
     rows = files["statement_lines"]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
