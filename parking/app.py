@@ -52,6 +52,8 @@ from parking.quotes.endpoints import router as quotes_router
 from parking.secret_settings import enforce as enforce_secrets
 from parking.sessions.fees import load_book
 from parking.settings import Settings, get_settings
+from reconciliation.endpoints import router as reconciliation_router
+from reconciliation.scheduler import install as install_reconciliation
 
 log = structlog.get_logger("parking.app")
 
@@ -135,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_instances=1,
                 coalesce=True,
             )
+            install_reconciliation(scheduler, sm)
             scheduler.start()
 
         async def lead_then_start() -> None:
@@ -205,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         disputes_operator_router,
         city_router,
         city_operator_router,
+        reconciliation_router,
     ):
         app.include_router(router)
 

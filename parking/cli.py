@@ -239,6 +239,9 @@ def _register_subcommands() -> None:
     from parking.invoices.cli import register as register_invoices
 
     register_invoices(app, services)
+    from reconciliation.cli import register as register_reconcile
+
+    register_reconcile(app)
 
 
 _register_subcommands()

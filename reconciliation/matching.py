@@ -73,6 +73,7 @@ async def match_statement(db: AsyncSession, dp: DayParams) -> None:
              FROM recon_statement_lines WHERE business_date = :d AND direction = 'credit'""",
         p,
     )
+    await db.execute(text("ANALYZE rc_lines"))  # temporary tables have no statistics until analysed
     # Every VietQR intent that a credit of this day may pay: shown up to the window before the day.
     await _x(
         db,
@@ -81,6 +82,7 @@ async def match_statement(db: AsyncSession, dp: DayParams) -> None:
             WHERE created_at >= :ilo AND created_at < :hi""",
         p,
     )
+    await db.execute(text("ANALYZE rc_intents"))
     await _x(
         db,
         f"""CREATE TEMP TABLE rc_pay ON COMMIT DROP AS
@@ -125,6 +127,7 @@ async def match_statement(db: AsyncSession, dp: DayParams) -> None:
              ORDER BY line_id, diff, tier, intent_id""",
         p,
     )
+    await db.execute(text("ANALYZE rc_cand"))
     # Step 2: each intent takes its lines in (amount equal, time, key) order: first = match, rest = duplicates.
     await _x(
         db,
@@ -217,6 +220,8 @@ async def match_settlement(db: AsyncSession, dp: DayParams) -> None:
             WHERE s.txn_at >= :lo AND s.txn_at < :hi""",
         p,
     )
+    # The classification joins the day's matches: give the planner their real size.
+    await db.execute(text("ANALYZE recon_matches"))
 
 
 _EVIDENCE = """jsonb_strip_nulls(jsonb_build_object(
@@ -284,6 +289,12 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                    {act.format(c="x.code")}
               FROM (
                 SELECT p.id, CASE WHEN p.confirmed_at >= CAST(:hi AS timestamptz) - CAST(:cutoff AS interval)
+                                    OR p.intent_id IN (SELECT i2.id FROM payment_intents i2
+                                                         JOIN recon_statement_lines nl
+                                                           ON nl.business_date > :d
+                                                          AND nl.business_date <= CAST(:d AS date) + 2
+                                                          AND nl.direction = 'credit'
+                                                          AND i2.reference = ANY(nl.tokens))
                                   THEN 'late_settlement'
                                   ELSE 'missing_at_provider' END AS code, NULL::date AS carried_from
                   FROM payments p
@@ -291,7 +302,7 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                    AND p.confirmed_at >= :lo AND p.confirmed_at < :hi
                    AND NOT EXISTS (SELECT 1 FROM recon_matches m WHERE m.intent_id = p.intent_id
                                     AND m.source = 'statement' AND m.outcome IN ('matched', 'amount_mismatch')
-                                    AND m.business_date <= :d)
+                                    AND m.business_date BETWEEN CAST(:d AS date) - 3 AND :d)
                 UNION ALL
                 SELECT d.payment_id, 'missing_at_provider', d.business_date
                   FROM recon_discrepancies d JOIN payments p ON p.id = d.payment_id
@@ -299,7 +310,7 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                    AND d.statement_line_id IS NULL AND d.settlement_line_id IS NULL
                    AND NOT EXISTS (SELECT 1 FROM recon_matches m WHERE m.intent_id = p.intent_id
                                     AND m.source = 'statement' AND m.outcome IN ('matched', 'amount_mismatch')
-                                    AND m.business_date <= :d)
+                                    AND m.business_date BETWEEN CAST(:d AS date) - 3 AND :d)
               ) x
               JOIN payments pm ON pm.id = x.id
               LEFT JOIN payment_intents i ON i.id = pm.intent_id
@@ -341,15 +352,17 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
              WHERE b.settlement_date = :d AND b.transfer_at > CAST(:hi AS timestamptz) + CAST(:tlimit AS interval)""",
         p,
     )
-    # 5. leakage per lot: vehicles out through the lanes vs sessions paid, owed or free
+    # 5. leakage per lot: vehicles out through the lanes vs sessions paid, owed, free or still being paid
+    #    (rules.leakage): what is left drove out with no session behind it, which is how cash shows up
     await _x(
         db,
         f"""INSERT INTO recon_discrepancies ({cols})
-            SELECT :d, 'leakage', NULL, ex.lot_id, NULL, NULL, NULL, NULL, NULL,
-                   ex.n, coalesce(ss.paid, 0) + coalesce(ss.debts, 0) + coalesce(ss.free, 0),
+            SELECT :d, 'leakage', NULL, ex.lot_id, NULL, NULL, NULL, NULL, NULL, ex.n, coalesce(ss.closed, 0),
                    jsonb_build_object('exits_counted', ex.n, 'sessions_closed', coalesce(ss.closed, 0),
                        'paid', coalesce(ss.paid, 0), 'debts', coalesce(ss.debts, 0), 'free', coalesce(ss.free, 0),
-                       'unexplained', ex.n - coalesce(ss.paid, 0) - coalesce(ss.debts, 0) - coalesce(ss.free, 0)),
+                       'pending', coalesce(ss.closed, 0) - coalesce(ss.paid, 0) - coalesce(ss.debts, 0)
+                                  - coalesce(ss.free, 0),
+                       'unexplained', ex.n - coalesce(ss.closed, 0)),
                    {act.format(c="'leakage'")}
               FROM (SELECT lot_id, count(*) AS n FROM gate_events
                      WHERE kind = 'exit' AND captured_at >= :lo AND captured_at < :hi GROUP BY lot_id) ex
@@ -361,7 +374,7 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                            FROM parking_sessions
                           WHERE status = 'closed' AND exit_at >= :lo AND exit_at < :hi GROUP BY lot_id) ss
                 ON ss.lot_id = ex.lot_id
-             WHERE ex.n > coalesce(ss.paid, 0) + coalesce(ss.debts, 0) + coalesce(ss.free, 0)""",
+             WHERE ex.n > coalesce(ss.closed, 0)""",
         p,
     )
 
@@ -376,39 +389,47 @@ async def figures(db: AsyncSession, dp: DayParams) -> dict[str, Any]:
                       SELECT p.id, p.intent_id, p.amount_vnd, p.provider = ANY(:sp) AS on_statement
                         FROM payments p
                        WHERE p.status = ANY(:paid) AND p.confirmed_at >= :lo AND p.confirmed_at < :hi
-                         AND {NOT_HEALED} AND (p.intent_id IS NOT NULL OR NOT (p.provider = ANY(:sp))))
-                    SELECT count(*) AS payments, coalesce(sum(amount_vnd), 0) AS expected,
-                           count(*) FILTER (WHERE EXISTS (
-                               SELECT 1 FROM recon_matches m WHERE m.business_date <= :d AND m.outcome = 'matched'
-                                 AND ((exp.on_statement AND m.source = 'statement' AND m.intent_id = exp.intent_id)
-                                   OR (NOT exp.on_statement AND m.source = 'settlement' AND m.payment_id = exp.id))
-                           )) AS matched
-                      FROM exp"""
+                         AND {NOT_HEALED} AND (p.intent_id IS NOT NULL OR NOT (p.provider = ANY(:sp)))),
+                    ms AS (SELECT DISTINCT intent_id FROM recon_matches
+                            WHERE business_date BETWEEN CAST(:d AS date) - 3 AND :d AND source = 'statement'
+                              AND outcome = 'matched' AND intent_id IS NOT NULL),
+                    mp AS (SELECT DISTINCT payment_id FROM recon_matches
+                            WHERE business_date BETWEEN CAST(:d AS date) - 3 AND :d AND source = 'settlement'
+                              AND outcome = 'matched' AND payment_id IS NOT NULL)
+                    SELECT count(*) AS payments, coalesce(sum(exp.amount_vnd), 0) AS expected,
+                           count(*) FILTER (WHERE (exp.on_statement AND ms.intent_id IS NOT NULL)
+                                               OR (NOT exp.on_statement AND mp.payment_id IS NOT NULL)) AS matched
+                      FROM exp LEFT JOIN ms ON ms.intent_id = exp.intent_id LEFT JOIN mp ON mp.payment_id = exp.id"""
             ),
             p,
         )
     ).one()
-    settled = (
+    lines = (
         await db.execute(
             text(
-                """SELECT
-                     coalesce((SELECT sum(l.amount_vnd) FROM recon_statement_lines l
-                                WHERE l.business_date = :d AND l.direction = 'credit'
-                                  AND NOT EXISTS (SELECT 1 FROM recon_matches m WHERE m.business_date = :d
-                                                   AND m.source = 'statement' AND m.line_id = l.id
-                                                   AND m.outcome = 'transfer')), 0)
-                   - coalesce((SELECT sum(l.amount_vnd) FROM recon_statement_lines l
-                                WHERE l.business_date = :d AND l.direction = 'debit'
-                                  AND cardinality(l.tokens) > 0), 0)
-                   + coalesce((SELECT sum(CASE WHEN s.kind = 'payment' AND s.status = 'success' THEN s.gross_vnd
-                                               ELSE 0 END - s.refund_vnd)
-                                 FROM recon_settlement_lines s WHERE s.txn_at >= :lo AND s.txn_at < :hi), 0),
-                     coalesce((SELECT sum(s.fee_vnd) FROM recon_settlement_lines s
-                                WHERE s.txn_at >= :lo AND s.txn_at < :hi), 0)"""
+                """WITH tr AS (SELECT line_id FROM recon_matches
+                                WHERE business_date = :d AND source = 'statement' AND outcome = 'transfer')
+                   SELECT coalesce(sum(l.amount_vnd) FILTER (WHERE l.direction = 'credit' AND tr.line_id IS NULL), 0)
+                        - coalesce(sum(l.amount_vnd) FILTER (WHERE l.direction = 'debit'
+                                                               AND cardinality(l.tokens) > 0), 0)
+                     FROM recon_statement_lines l LEFT JOIN tr ON tr.line_id = l.id
+                    WHERE l.business_date = :d"""
+            ),
+            p,
+        )
+    ).scalar_one()
+    gateway = (
+        await db.execute(
+            text(
+                """SELECT coalesce(sum(CASE WHEN s.kind = 'payment' AND s.status = 'success' THEN s.gross_vnd
+                                            ELSE 0 END - s.refund_vnd), 0),
+                          coalesce(sum(s.fee_vnd), 0)
+                     FROM recon_settlement_lines s WHERE s.txn_at >= :lo AND s.txn_at < :hi"""
             ),
             p,
         )
     ).one()
+    settled = (int(lines) + int(gateway[0]), int(gateway[1]))
     return {
         "payments": int(row.payments),
         "matched": int(row.matched),

@@ -20,15 +20,20 @@ import hmac
 import json
 import random
 import secrets
+import tempfile
 import urllib.parse
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
+
+from simulators.payment_provider import statements as S
+from simulators.payment_provider.statements import FILE_FAULTS
 
 FAULT_MODES = (
     "timeout_after_charge",
@@ -36,6 +41,12 @@ FAULT_MODES = (
     "duplicate_notification",
     "late_notification",
     "out_of_order",
+    "lost_notification",  # the payer paid, the bank credited us, and no notification ever arrives
+)
+# Faults of the next morning's files (statements.FILE_FAULTS): each taken by the next payment that can carry it.
+BANK_FILE_FAULTS = frozenset(FILE_FAULTS) - {"settled_next_day", "static_qr", "transfer_late"}
+GATEWAY_FILE_FAULTS = frozenset(
+    {"missing_credit", "duplicate_credit", "underpaid", "overpaid", "x100", "settled_next_day", "refund_reversal"}
 )
 VN_OFFSET = timedelta(hours=7)  # bank timestamps are Hanoi local time (UTC+7, no DST)
 
@@ -109,6 +120,10 @@ class World:
     held: list[Notification] = field(default_factory=list)  # out_of_order: delivered after the next one
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     seq: int = 0
+    file_faults: dict[str, int] = field(default_factory=dict)  # pending counts of FILE_FAULTS
+    assigned: dict[str, str] = field(default_factory=dict)  # txn id -> the file fault it carries
+    static_qr: list[tuple[int, datetime]] = field(default_factory=list)
+    transfer_late: set[str] = field(default_factory=set)  # local days (ISO) whose transfer is late
     # A real provider never reuses a transaction id, not even after a restart: ids carry a random 40-bit
     # prefix drawn at start (a restart reusing ids made the demo see a new payment as a duplicate).
     epoch: int = field(default_factory=lambda: secrets.randbits(40))
@@ -143,6 +158,24 @@ class PayQrIn(BaseModel):
 class FaultIn(BaseModel):
     mode: str
     count: int = Field(1, ge=0)
+
+
+class FileFaultIn(BaseModel):
+    mode: str
+    count: int = Field(1, ge=0)
+    amount_vnd: int = Field(12_000, gt=0)  # static_qr: what the payer typed
+
+
+class AssignFaultsIn(BaseModel):
+    day: date
+    modes: list[str]
+
+
+class WriteFilesIn(BaseModel):
+    dir: str
+    layout: str = "vietcombank"
+    format: str = Field("csv", pattern="^(csv|xlsx)$")
+    provider: str = "sim"
 
 
 # ------------------------------------------------------------------ VietQR (independent parser)
@@ -230,6 +263,13 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
             return True
         return False
 
+    def take_file_fault(txn_id: str, allowed: frozenset[str]) -> None:
+        for mode in FILE_FAULTS:
+            if mode in allowed and world.file_faults.get(mode, 0) > 0:
+                world.file_faults[mode] -= 1
+                world.assigned[txn_id] = mode
+                return
+
     def authorised(auth: str | None) -> bool:
         return auth is not None and hmac.compare_digest(auth.encode(), f"Bearer {cfg.secret}".encode())
 
@@ -285,6 +325,8 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
             else:
                 acct.balance_vnd -= body.amount_vnd
             world.charges[idempotency_key] = ch
+            if ch.status == "succeeded":
+                take_file_fault(ch.id, GATEWAY_FILE_FAULTS)
             hang = ch.status == "succeeded" and take_fault("timeout_after_charge")
         if hang:
             # The money has moved; the caller just never hears about it in time.
@@ -403,6 +445,8 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
 
     def apply_faults(batch: list[Notification]) -> tuple[list[Notification], float]:
         """Turn one payment's notifications into what the wire will actually carry."""
+        if take_fault("lost_notification"):
+            return [], 0.0
         delay = cfg.late_delay_s if take_fault("late_notification") else 0.0
         if take_fault("duplicate_notification"):
             batch = [n for n in batch for _ in range(2)]
@@ -462,6 +506,7 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
                 bank_ref=f"FT{world.epoch % 10**10:010d}{world.seq:06d}",
             )
             world.qr_payments.append(qp)
+            take_file_fault(qp.id, BANK_FILE_FAULTS if body.channel != "vnpay" else GATEWAY_FILE_FAULTS)
             batch, delay = apply_faults(build_notifications(qp, body.channel))
         result: dict[str, Any] = {"payment": asdict(qp)}
         if body.deliver and cfg.webhook_url:
@@ -482,6 +527,127 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
             await deliver(batch, 0.0)
             return {"delivered": len(batch)}
         return {"notifications": [asdict(n) for n in batch]}
+
+    # --------------------------------------------------------------- next morning's files
+
+    def day_txns(day: date) -> list[S.DayTxn]:
+        """Everything this simulator served on the local day, as the bank and the intermediary saw it."""
+        refunded: dict[str, int] = {}
+        for r in world.refunds:
+            refunded[r["provider_txn_id"]] = refunded.get(r["provider_txn_id"], 0) + r["amount_vnd"]
+        out: list[S.DayTxn] = []
+        for q in world.qr_payments:
+            at = datetime.fromisoformat(q.created_at)
+            channel = "gateway" if q.channel == "vnpay" else "bank"
+            tid = q.vnpay_txn_no if channel == "gateway" else str(q.sepay_id)
+            back = sum(refunded.get(k, 0) for k in (str(q.sepay_id), q.vnpay_txn_no, q.id))
+            out.append(S.DayTxn(q.id if channel == "bank" else tid, channel, q.reference, q.amount_vnd, at,
+                                refunded_vnd=back))  # fmt: skip
+        for c in world.charges.values():
+            if c.status == "succeeded":
+                out.append(S.DayTxn(c.id, "charge", None, c.amount_vnd, datetime.fromisoformat(c.created_at),
+                                    refunded_vnd=c.refunded_vnd))  # fmt: skip
+        start = datetime.combine(day, datetime.min.time(), S.VN)
+        return sorted((t for t in out if start <= t.at < start + timedelta(days=1)), key=lambda t: t.at)
+
+    def day_faults(day: date, txns: list[S.DayTxn]) -> S.DayFaults:
+        per = {t.id: world.assigned[t.id] for t in txns if t.id in world.assigned}
+        for q in world.qr_payments:  # gateway QR payments are keyed by their gateway id in the files
+            if q.id in world.assigned and q.channel == "vnpay":
+                per[q.vnpay_txn_no] = world.assigned[q.id]
+        late = day.isoformat() in world.transfer_late
+        return S.DayFaults(per_txn=per, static_qr=list(world.static_qr), transfer_late=late)
+
+    def write_files(day: date, body: WriteFilesIn) -> dict[str, str]:
+        folder = Path(body.dir)
+        txns = day_txns(day)
+        faults = day_faults(day, txns)
+        prev = day - timedelta(days=1)
+        prev_txns = day_txns(prev)
+        prev_faults = day_faults(prev, prev_txns)
+        extra = [*S.late_rows(prev, prev_txns, prev_faults)]
+        if prev_txns:
+            rows = S.settlement_rows(prev, prev_txns, prev_faults, provider=body.provider)
+            total = next(r.net for r in rows if r.kind == "Chuyển tiền")
+            extra.append(S.transfer_row(S.batch_id(body.provider, prev), total, S.transfer_time(prev, prev_faults)))
+        stmt = folder / f"statement-{body.layout}-{day}.{body.format}"
+        S.write_statement(S.statement_rows(day, txns, faults, extra=extra), stmt, layout=body.layout, day=day,
+                          account=cfg.account)  # fmt: skip
+        sett = folder / f"settlement-{body.provider}-{day}.csv"
+        S.write_settlement(S.settlement_rows(day, txns, faults, provider=body.provider), sett, provider=body.provider,
+                           day=day)  # fmt: skip
+        # What the bank has booked so far on the next day: credits of `day` that landed after midnight.
+        nxt = folder / f"statement-{body.layout}-{day + timedelta(days=1)}.{body.format}"
+        S.write_statement(S.statement_rows(day + timedelta(days=1), [], S.DayFaults(),
+                                           extra=S.late_rows(day, txns, faults)),
+                          nxt, layout=body.layout, day=day + timedelta(days=1), account=cfg.account)  # fmt: skip
+        return {"statement": str(stmt), "settlement": str(sett), "next_day_statement": str(nxt)}
+
+    @app.post("/reports/{day}/files")
+    async def reports_to_disk(day: date, body: WriteFilesIn) -> Any:
+        """Write the day's statement, settlement report and the next day's early statement to a folder."""
+        if body.layout not in S.LAYOUTS:
+            return err(422, "unknown_layout", f"layout must be one of {S.LAYOUTS}")
+        return {"date": day.isoformat(), "files": write_files(day, body)}
+
+    @app.get("/reports/{day}/statement")
+    async def statement_file(day: date, layout: str = "vietcombank", format: str = "csv") -> Any:
+        if layout not in S.LAYOUTS or format not in ("csv", "xlsx"):
+            return err(422, "bad_request", f"layout in {S.LAYOUTS}, format csv|xlsx")
+        folder = Path(tempfile.mkdtemp(prefix="sim-reports-"))
+        files = write_files(day, WriteFilesIn(dir=str(folder), layout=layout, format=format))
+        return FileResponse(files["statement"], filename=Path(files["statement"]).name)
+
+    @app.get("/reports/{day}/settlement")
+    async def settlement_file(day: date, provider: str = "sim") -> Any:
+        folder = Path(tempfile.mkdtemp(prefix="sim-reports-"))
+        files = write_files(day, WriteFilesIn(dir=str(folder), provider=provider))
+        return FileResponse(files["settlement"], filename=Path(files["settlement"]).name)
+
+    @app.post("/_file_faults")
+    async def set_file_fault(body: FileFaultIn) -> Any:
+        """Faults of the next morning's files; static_qr and transfer_late apply to today at once."""
+        if body.mode not in FILE_FAULTS:
+            return err(422, "unknown_mode", f"mode must be one of {FILE_FAULTS}")
+        now = datetime.now(UTC)
+        if body.mode == "static_qr":
+            world.static_qr.extend((body.amount_vnd, now + timedelta(seconds=i)) for i in range(body.count))
+        elif body.mode == "transfer_late":
+            world.transfer_late.add((now + VN_OFFSET).date().isoformat())
+        else:
+            world.file_faults[body.mode] = world.file_faults.get(body.mode, 0) + body.count
+        return {"file_faults": world.file_faults, "assigned": world.assigned}
+
+    @app.post("/_file_faults/assign")
+    async def assign_file_faults(body: AssignFaultsIn) -> Any:
+        """Give each listed fault to one payment already served on that day (the demo's "inject now")."""
+        txns = day_txns(body.day)
+        qr_by_gateway = {q.vnpay_txn_no: q.id for q in world.qr_payments}
+        taken = set(world.assigned) | {
+            qr_by_gateway.get(t.id, "") for t in txns if qr_by_gateway.get(t.id) in world.assigned
+        }
+        out: dict[str, str] = {}
+        for mode in body.modes:
+            if mode not in FILE_FAULTS:
+                return err(422, "unknown_mode", f"mode must be one of {FILE_FAULTS}")
+            if mode in ("static_qr", "transfer_late"):
+                await set_file_fault(FileFaultIn(mode=mode))
+                out[mode] = "day"
+                continue
+            allowed = BANK_FILE_FAULTS if mode in BANK_FILE_FAULTS else GATEWAY_FILE_FAULTS
+            for t in txns:
+                key = qr_by_gateway.get(t.id, t.id)  # gateway QR payments are assigned by their QR id
+                if key in taken or (not t.reference and t.channel == "bank"):
+                    continue
+                fits = (t.channel == "bank" and mode in BANK_FILE_FAULTS) or (
+                    t.channel != "bank" and mode in GATEWAY_FILE_FAULTS
+                )
+                if fits and mode in allowed:
+                    world.assigned[key] = mode
+                    taken.add(key)
+                    out[mode] = t.id
+                    break
+        return {"assigned": out}
 
     # --------------------------------------------------------------- control plane for tests
 
@@ -525,6 +691,10 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
             world.faults,
             world.held,
             world.deliveries,
+            world.file_faults,
+            world.assigned,
+            world.static_qr,
+            world.transfer_late,
         ):
             part.clear()
         return {"status": "reset"}

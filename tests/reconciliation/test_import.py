@@ -18,11 +18,11 @@ from reconciliation.importer import ImportRefused, import_file
 from simulators.payment_provider import statements as S
 
 CONFIG = REPO_ROOT / "config"
-DAY = date(2026, 11, 20)
+DAY = date(2030, 11, 20)
 
 
 def txns(prefix: str, n: int = 6) -> list[S.DayTxn]:
-    base = datetime(2026, 11, 20, 8, 0, tzinfo=S.VN)
+    base = datetime(2030, 11, 20, 8, 0, tzinfo=S.VN)
     out = []
     for i in range(n):
         ref = "PK" + f"{prefix}{i:02d}ABCDEF"[:8].replace("I", "1").replace("L", "1").replace("O", "0").replace(
@@ -43,7 +43,7 @@ def txns(prefix: str, n: int = 6) -> list[S.DayTxn]:
 def write(tmp: Path, layout: str, suffix: str, prefix: str) -> tuple[Path, int]:
     path = tmp / f"{layout}-{prefix}.{suffix}"
     rows = S.statement_rows(
-        DAY, txns(prefix), S.DayFaults(static_qr=[(7000, datetime(2026, 11, 20, 9, 0, tzinfo=S.VN))])
+        DAY, txns(prefix), S.DayFaults(static_qr=[(7000, datetime(2030, 11, 20, 9, 0, tzinfo=S.VN))])
     )
     return path, S.write_statement(rows, path, layout=layout, day=DAY)
 
@@ -76,7 +76,7 @@ async def test_every_preset_and_format_imports_and_reimport_changes_nothing(
     assert rows[0].tokens == [txns(unique[:4])[0].reference]
     assert rows[3].tokens == []  # the static-QR credit carries no reference
     if layout != "generic":  # the generic layout has no time column: lines are dated at the end of the day
-        assert timedelta(0) < rows[0].booked_at - datetime(2026, 11, 20, 8, 0, tzinfo=S.VN) < timedelta(minutes=1)
+        assert timedelta(0) < rows[0].booked_at - datetime(2030, 11, 20, 8, 0, tzinfo=S.VN) < timedelta(minutes=1)
     # the same file again: recognised, nothing changes
     async with transaction(sessionmaker) as db:
         again = await import_file(
@@ -89,7 +89,7 @@ async def test_every_preset_and_format_imports_and_reimport_changes_nothing(
         S.statement_rows(
             DAY,
             txns(unique[:4]),
-            S.DayFaults(static_qr=[(7000, datetime(2026, 11, 20, 9, 0, tzinfo=S.VN))]),
+            S.DayFaults(static_qr=[(7000, datetime(2030, 11, 20, 9, 0, tzinfo=S.VN))]),
             opening_balance=1_000,  # another export of the same lines: the running balance differs
         ),
         other,
@@ -114,7 +114,7 @@ async def test_every_preset_and_format_imports_and_reimport_changes_nothing(
     ("mutate", "line", "reason"),
     [
         (lambda s: s.replace("15.000", "15.OOO"), 7, "not a number"),
-        (lambda s: s.replace("\n1,20/11/2026,", "\n1,2026-11-20,"), 6, "does not match"),
+        (lambda s: s.replace("\n1,20/11/2030,", "\n1,2030-11-20,"), 6, "does not match"),
         (lambda s: s.replace(",,25.000,", ",1.000,25.000,"), 8, "exactly one of debit and credit"),
         (lambda s: s.replace("Ngày giao dịch", "Ngay"), 0, "no header row"),
     ],

@@ -161,3 +161,30 @@ async def test_late_credit_is_carried_over_and_resolved_the_next_day(
     assert nxt is not None
     # the late credit matched its payment; the intermediary's transfer line is recognised: nothing flagged
     assert nxt["discrepancies"] == dict.fromkeys(CLASS_CODES, 0), nxt
+
+
+async def test_invoice_catch_up_leaves_invoices_verify_clean(
+    sessionmaker: async_sessionmaker[AsyncSession], recon_lot: LotHandle, tmp_path: Path
+) -> None:
+    from parking.payments import settings as pay_settings
+
+    d = Day(fresh_day(), recon_lot)
+    await add_sale(sessionmaker, d, d.local(9), 25_000)
+    previous = pay_settings._override
+    pay_settings.use_payment_settings(pay_settings.get_payment_settings().model_copy(update={"issue_invoices": False}))
+    try:  # two sales confirmed while the invoice hook was off: paid, but no e-invoice
+        await add_sale(sessionmaker, d, d.local(10), 30_000)
+        await add_sale(sessionmaker, d, d.local(11), 40_000, channel="charge")
+    finally:
+        pay_settings.use_payment_settings(previous)
+    async with sessionmaker() as db:
+        before = await verify_day(db, d.day)
+    assert len(before.missing_invoice) == 2
+    await deliver_files(sessionmaker, d, tmp_path, provider="sim")
+    s = await reconcile(sessionmaker, d)
+    assert s["healed"]["issue_invoice"] == 2
+    assert s["discrepancies"] == dict.fromkeys(CLASS_CODES, 0)
+    async with sessionmaker() as db:
+        after = await verify_day(db, d.day)
+    assert after.missing_invoice == [] and after.extra_invoices == [] and after.amount_mismatch == []
+    assert await reconcile(sessionmaker, d) == s  # and a re-run issues nothing twice

@@ -1,0 +1,128 @@
+"""A day served by the real payment simulator over HTTP: drivers pay VietQRs (bank transfer and gateway),
+the simulator injects one fault of each kind into what it served and delivers its statement and settlement
+report over HTTP; the demo endpoint imports them and reconciles. Every fault lands in its class."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parking.kit.db import transaction
+from parking.models import Discrepancy, ParkingSession, Payment
+from parking.payments import ledger
+from parking.payments import repository as pay_repo
+from parking.payments import service as payments
+from reconciliation.rules import VN_TZ
+from tests.factories import LotHandle, random_car_plate
+from tests.reconciliation.conftest import OPERATOR_KEY
+
+BANK_FAULT_CLASS = {
+    "missing_credit": "missing_at_provider",
+    "duplicate_credit": "duplicate_credit",
+    "underpaid": "amount_mismatch",
+    "fee_at_source": "amount_mismatch",
+    "after_midnight": "late_settlement",
+    "refund_reversal": "refund_reversal",
+    "x100": "amount_mismatch",
+    "settled_next_day": "late_settlement",
+    "truncated_reference": None,
+    "spaced_reference": None,
+}
+
+
+async def _session_with_qr(sm: async_sessionmaker[AsyncSession], lot: LotHandle, fee: int) -> tuple[uuid.UUID, str]:
+    sid = uuid.uuid4()
+    now = datetime.now(UTC)
+    async with transaction(sm) as db:
+        db.add(
+            ParkingSession(
+                id=sid, lot_id=lot.id, vehicle_class="car_small", plate=random_car_plate(), status="closed",
+                entry_at=now - timedelta(hours=1), exit_at=now, fee_vnd=fee, payment_status="awaiting_qr", flags=[],
+            )
+        )  # fmt: skip
+        await db.flush()
+        await pay_repo.post_entry(db, ledger.fee_recognised(session_id=sid, lot_id=lot.id, fee_vnd=fee))
+        intent = await payments.create_intent(db, amount_vnd=fee, purpose="session", session_id=sid, lane_id=None)
+        return sid, intent.qr_payload
+
+
+async def test_a_simulated_day_reconciles_with_every_fault_in_its_class(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    recon_lot: LotHandle,
+    recon_sim: str,
+    client: httpx.AsyncClient,
+) -> None:
+    today = datetime.now(VN_TZ).date()
+    async with httpx.AsyncClient(base_url=recon_sim, timeout=30) as sim:
+        paid: list[uuid.UUID] = []
+        for i in range(14):  # 11 bank transfers, 3 through the gateway
+            sid, qr = await _session_with_qr(sessionmaker, recon_lot, 10_000 + 1_000 * i)
+            r = await sim.post("/vietqr/pay", json={"qr_payload": qr, "channel": "sepay" if i < 11 else "vnpay"})
+            assert r.status_code == 201
+            paid.append(sid)
+        unpaid, _ = await _session_with_qr(sessionmaker, recon_lot, 27_000)  # the driver never got a confirmation
+        async with transaction(sessionmaker) as db:
+            await db.execute(text("UPDATE payment_intents SET status = 'expired' WHERE session_id = :s"), {"s": unpaid})
+            await payments.record_debt(db, session_id=unpaid, reason="qr_unpaid")  # as the QR expiry job does
+        for _ in range(200):  # the notifications reach the API
+            async with sessionmaker() as db:
+                n = len(
+                    (
+                        await db.execute(
+                            select(Payment.id).where(Payment.session_id.in_(paid), Payment.status == "confirmed")
+                        )
+                    ).all()
+                )
+            if n == len(paid):
+                break
+            await asyncio.sleep(0.1)
+        assert n == len(paid)
+
+    r = await client.post("/v1/reconciliation/demo", params={"date": str(today)})
+    assert r.status_code == 401  # behind the operator's authentication
+    headers = {"X-Operator-Key": OPERATOR_KEY}
+    r = await client.post("/v1/reconciliation/demo", params={"date": str(today)}, headers=headers)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    injected = out["injected"]
+    assert set(injected) >= set(BANK_FAULT_CLASS) | {"static_qr", "transfer_late", "lost_notification"}
+
+    async with sessionmaker() as db:
+        ours = (
+            (
+                await db.execute(
+                    select(Discrepancy).where(Discrepancy.business_date == today, Discrepancy.lot_id == recon_lot.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    want = Counter(c for c in BANK_FAULT_CLASS.values() if c) + Counter({"status_mismatch": 1})
+    assert Counter(d.code for d in ours) == want
+    summary = out["summary"]
+    assert summary["discrepancies"]["orphan_credit"] >= 1 and summary["discrepancies"]["transfer_late"] >= 1
+    assert summary["healed"]["mark_paid"] >= 1
+    async with sessionmaker() as db:
+        s = await db.get(ParkingSession, unpaid)
+        assert s is not None and s.payment_status == "paid"  # healed: the bank had the money
+
+    # the same day again through the API: identical; and the reports are served
+    r2 = await client.post(f"/v1/reconciliation/runs/{today}", headers=headers)
+    assert r2.status_code == 200 and r2.json() == summary
+    assert (await client.get(f"/v1/reconciliation/runs/{today}", headers=headers)).json() == summary
+    lst = (
+        await client.get(f"/v1/reconciliation/discrepancies/{today}", headers=headers, params={"code": "leakage"})
+    ).json()
+    assert all(x["code"] == "leakage" for x in lst)
+    x = await client.get(
+        f"/v1/reconciliation/reports/{today}", headers=headers, params={"format": "xlsx", "lang": "en"}
+    )
+    assert x.status_code == 200 and x.content[:2] == b"PK"
+    pdf = await client.get(f"/v1/reconciliation/reports/{today}", headers=headers, params={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
