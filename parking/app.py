@@ -22,6 +22,7 @@ from parking.disputes.endpoints import router as disputes_router
 from parking.drivers.endpoints import operator_router as drivers_operator_router
 from parking.drivers.endpoints import router as drivers_router
 from parking.drivers.endpoints import sessions_router as fee_proof_router
+from parking.drivers.pages import router as driver_pages_router
 from parking.gate.endpoints import router as gate_router
 from parking.health.endpoints import router as health_router
 from parking.invoices.endpoints import router as invoices_router
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         disputes_operator_router,
         city_router,
         city_operator_router,
+        driver_pages_router,
     ):
         app.include_router(router)
 
