@@ -294,13 +294,16 @@ class GateAgent:
         title = str(disp.get("title") or "")
         lines = [str(x) for x in disp.get("lines") or []]
         fee = resp.get("fee_vnd")
+        # "Plate not read" must not sit under a plate in large type: show no plate when the server could not
+        # use the read.
+        plate = None if "plate_unreadable" in (resp.get("flags") or []) else read.plate_display
         log.info("decision", event_id=event_id, plate=read.plate_display, action=action, source="server")
         if action == "open":
             self.display.show(
                 title=title,
                 lines=lines,
                 kind="open",
-                plate=read.plate_display,
+                plate=plate,
                 fee_vnd=fee,
                 receipt_url=resp.get("receipt_url"),
             )
@@ -311,7 +314,7 @@ class GateAgent:
                 title=title,
                 lines=lines,
                 kind="pay",
-                plate=read.plate_display,
+                plate=plate,
                 fee_vnd=payment.get("amount_vnd", fee),
                 qr_payload=payment.get("qr_payload"),
             )
@@ -319,9 +322,10 @@ class GateAgent:
             if session_id and self._wait_for_payment(str(session_id)):
                 self.display.show(
                     title="Cảm ơn / Thank you",
-                    lines=lines,
+                    # Not the pay screen's lines: those ask to scan the VietQR, which is done.
+                    lines=["Đã nhận thanh toán / Payment received", "Mời xe ra / Please drive out"],
                     kind="open",
-                    plate=read.plate_display,
+                    plate=plate,
                     receipt_url=self._receipt_for(str(session_id)),
                 )
                 self._open("payment_confirmed", event_id, None, online=True)
@@ -333,11 +337,11 @@ class GateAgent:
                     title="Vui lòng chờ nhân viên / Please wait for the attendant",
                     lines=["Payment not received"],
                     kind="attendant",
-                    plate=read.plate_display,
+                    plate=plate,
                 )
         else:
             kind = "refuse" if action == "refuse" else "attendant"
-            self.display.show(title=title, lines=lines, kind=kind, plate=read.plate_display, fee_vnd=fee)
+            self.display.show(title=title, lines=lines, kind=kind, plate=plate, fee_vnd=fee)
 
     def _act_offline(self, read: Read, mono: float, event_id: str) -> None:
         d = decide_offline(

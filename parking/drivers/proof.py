@@ -19,18 +19,13 @@ import vnplate
 from parking.drivers import service as drivers
 from parking.drivers.auth import driver_for_token
 from parking.drivers.staff import staff_actor
-from parking.drivers.wording import describe_line, vehicle_class_en, vehicle_class_vi
+from parking.drivers.wording import describe_line, local_text, vehicle_class_en, vehicle_class_vi
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneCache, authenticate
 from parking.models import GateEvent, Lane, Lot, ParkingSession
 from parking.pricing import PricingError, TariffBook, quote
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def local_text(at: datetime | None) -> str | None:
-    """Local time as a Vietnamese receipt prints it: dd/mm/yyyy HH:MM."""
-    return at.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M") if at else None
 
 
 def stay_text(minutes: int) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 import vnplate
 from parking.audit.service import record as audit
+from parking.drivers.wording import exit_lines, local_text, lot_full_lines
 from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo
 from parking.invoices.service import receipt_url_for_session
 from parking.kit.errors import AppError
@@ -31,6 +32,7 @@ from parking.lanes.auth import LaneInfo
 from parking.models import GateEvent, GateEventImage, LotCapacity, ParkingSession, Vehicle
 from parking.models.base import table
 from parking.payments import exit_hook
+from parking.places.service import nearby_with_space
 from parking.sessions import fees
 from parking.sessions.matching import best_match
 
@@ -315,7 +317,7 @@ async def _entry(
                 action="refuse",
                 display=Display(
                     title="Bãi đã đầy / Lot full",
-                    lines=[f"Hết chỗ cho {vclass} ({cap}/{cap})", "Please try another lot"],
+                    lines=lot_full_lines(vclass, cap, await nearby_with_space(db, lane.lot_id, vclass)),
                 ),
                 flags=["lot_full"],
             )
@@ -567,7 +569,18 @@ async def _exit(
         event_id=ev.event_id,
         session_id=sess.id,
         action=action,
-        display=Display(title=pay.display_title, lines=[_fmt_vnd(fee.total_vnd), *pay.display_lines]),
+        display=Display(
+            title=pay.display_title,
+            lines=[
+                _fmt_vnd(fee.total_vnd),
+                *exit_lines(
+                    local_text(sess.entry_at),
+                    int((ev.captured_at - sess.entry_at).total_seconds() // 60) if sess.entry_at else None,
+                    fee.lines,
+                ),
+                *pay.display_lines,
+            ],
+        ),
         fee_vnd=fee.total_vnd,
         payment=payment,
         receipt_url=receipt,
