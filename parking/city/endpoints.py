@@ -115,7 +115,7 @@ async def aggregates(
     db: DB,
     client: AggregatesReader,
     day: Annotated[date | None, Query(description="Default: today in Hanoi")] = None,
-    place: Annotated[str | None, Query(max_length=32, description="One lot's code")] = None,
+    place: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="One lot's code")] = None,
 ) -> dict[str, Any]:
     day = day or datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
     return await service.aggregates(db, day, place)

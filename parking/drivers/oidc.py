@@ -8,6 +8,7 @@ secret, and ``alg: none`` is never accepted.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -100,6 +101,17 @@ async def verify_id_token(token: str, settings: DriverSettings, *, cache: JwksCa
     if not issuer:
         raise AppError("oidc_disabled", "Sign-in through the city's identity provider is not configured.", 503)
     cache = cache or _cache
+    # Refuse what cannot be a token of our provider before asking it for keys: malformed input is the caller's
+    # error (401), never a reason to depend on the provider being up.
+    try:
+        from joserfc import jws
+
+        unverified = jws.extract_compact(token.encode())
+        claimed = json.loads(unverified.payload)
+    except (JoseError, ValueError, UnicodeDecodeError):
+        raise AppError("invalid_id_token", "The identity token is not a signed JWT.", 401) from None
+    if not isinstance(claimed, dict) or claimed.get("iss") != issuer:
+        raise AppError("invalid_id_token", "The identity token is not from the trusted provider.", 401) from None
     keys = await cache.get(issuer, settings.oidc_jwks_cache_s)
     kid = _kid(token)
     if kid is not None and all(k.kid != kid for k in keys.keys):

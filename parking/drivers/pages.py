@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Cookie, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
@@ -137,20 +138,23 @@ async def _lot_page(db: DB, state: State, code: str, token: str | None, message:
 
 @router.get("/lots/{code}", response_class=HTMLResponse)
 async def lot_page(
-    code: str, db: DB, state: State, drv_session: Annotated[str | None, Cookie()] = None
+    code: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_.-]{1,32}$")],
+    db: DB,
+    state: State,
+    drv_session: Annotated[str | None, Cookie()] = None,
 ) -> HTMLResponse:
     return await _lot_page(db, state, code, drv_session)
 
 
 @router.post("/lots/{code}/report", response_class=HTMLResponse)
 async def lot_report(
-    code: str,
+    code: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_.-]{1,32}$")],
     db: DB,
     state: State,
     csrf: Annotated[str, Form()],
     kind: Annotated[str, Form(pattern="^(rating|cash_requested|shown_free_but_full|barrier_broken|other)$")],
     stars: Annotated[str, Form()] = "",
-    comment: Annotated[str, Form(max_length=2000)] = "",
+    comment: Annotated[str, Form(max_length=2000, pattern=r"^[^\x00]*$")] = "",
     drv_session: Annotated[str | None, Cookie()] = None,
 ) -> HTMLResponse:
     _check_csrf(drv_session, csrf)
@@ -295,7 +299,7 @@ async def session_dispute(
     state: State,
     csrf: Annotated[str, Form()],
     kind: Annotated[str, Form(pattern="^(wrong_plate|wrong_time|charged_twice|other)$")],
-    reason: Annotated[str, Form(min_length=3, max_length=2000)],
+    reason: Annotated[str, Form(min_length=3, max_length=2000, pattern=r"^[^\x00]*$")],
     drv_session: Annotated[str | None, Cookie()] = None,
 ) -> Response:
     _check_csrf(drv_session, csrf)

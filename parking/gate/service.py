@@ -29,7 +29,7 @@ from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo
 from parking.invoices.service import receipt_url_for_session
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
-from parking.models import GateEvent, GateEventImage, LotCapacity, ParkingSession, Vehicle
+from parking.models import GateEvent, GateEventImage, Lot, LotCapacity, ParkingSession, Vehicle
 from parking.models.base import table
 from parking.payments import exit_hook
 from parking.places.service import nearby_with_space
@@ -562,6 +562,9 @@ async def _exit(
     )
     action = "open" if offline else pay.action
     payment = PaymentInfo(**pay.payment) if pay.payment else None
+    if payment is not None:
+        policy = (await db.execute(select(Lot.qr_lane_wait_s, Lot.unpaid_qr_policy).where(Lot.id == lane.lot_id))).one()
+        payment.lane_wait_s, payment.on_timeout = int(policy.qr_lane_wait_s), str(policy.unpaid_qr_policy)
     receipt = None
     if pay.payment_status == "paid":  # charged at once: the e-invoice code was assigned in this transaction
         receipt = await receipt_url_for_session(db, sess.id, rules.public_base_url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from parking.drivers.settings import get_driver_settings
 from parking.forecast import service as forecast_service
@@ -59,7 +59,7 @@ async def places(
     "for its accuracy against naive baselines.",
 )
 async def place_forecast(
-    code: str,
+    code: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,32}$")],
     request: Request,
     db: DB,
     state: State,
