@@ -38,6 +38,7 @@ from parking.lots.endpoints import router as lots_router
 from parking.occupancy.service import repair
 from parking.payments.demo import expire_unpaid_qrs
 from parking.payments.endpoints import router as payments_router
+from parking.places.endpoints import operator_router as places_operator_router
 from parking.places.endpoints import router as places_router
 from parking.quotes.endpoints import router as quotes_router
 from parking.sessions.fees import load_book
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         city_router,
         city_operator_router,
         driver_pages_router,
+        places_operator_router,
     ):
         app.include_router(router)
 

@@ -207,3 +207,28 @@ async def nearby_with_space(
         if len(out) >= limit:
             break
     return out
+
+
+async def update_lot_settings(db: AsyncSession, code: str, changes: dict[str, Any]) -> Any:
+    """The operator's settings of a lot (opening hours, payment ways, the unpaid-QR wait and policy)."""
+    from sqlalchemy import select
+
+    from parking.kit.errors import AppError
+    from parking.models import Lot
+
+    lot = (await db.execute(select(Lot).where(Lot.code == code).with_for_update())).scalar()
+    if lot is None:
+        raise AppError("lot_not_found", f"No lot {code}.", 404)
+    if changes.pop("always_open", None):
+        lot.opens_at = lot.closes_at = None
+    for name in ("opens_at", "closes_at"):
+        if changes.get(name) is not None:
+            setattr(lot, name, time.fromisoformat(changes.pop(name)))
+        changes.pop(name, None)
+    if (lot.opens_at is None) != (lot.closes_at is None):
+        raise AppError("hours_incomplete", "Give both opens_at and closes_at (or always_open).", 422)
+    for name, value in changes.items():
+        if value is not None:
+            setattr(lot, name, value)
+    await db.flush()
+    return lot

@@ -55,3 +55,28 @@ async def test_attendant_policy_refuses_the_release(
     assert (d["payment"]["lane_wait_s"], d["payment"]["on_timeout"]) == (45, "attendant")
     r = await client.post(f"/v1/gate/sessions/{d['session_id']}/left-unpaid", headers=lot.exit.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "policy_attendant"
+
+
+async def test_the_operator_sets_the_wait_policy_and_hours(client: httpx.AsyncClient, lot: LotHandle) -> None:
+    from tests.parking.drivers.conftest import staff_headers
+
+    url = f"/v1/operator/lots/{lot.code}"
+    assert (await client.patch(url, json={"qr_lane_wait_s": 30})).status_code == 401
+    r = await client.patch(
+        url,
+        json={"qr_lane_wait_s": 30, "unpaid_qr_policy": "attendant", "opens_at": "06:00", "closes_at": "22:30"},
+        headers=staff_headers(),
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["qr_lane_wait_s"], r.json()["unpaid_qr_policy"], r.json()["closes_at"]) == (
+        30,
+        "attendant",
+        "22:30",
+    )
+    d = await pay_exit(client, lot)
+    assert (d["payment"]["lane_wait_s"], d["payment"]["on_timeout"]) == (30, "attendant")
+    assert (await client.patch(url, json={"qr_lane_wait_s": 1}, headers=staff_headers())).status_code == 422
+    r = await client.patch(url, json={"always_open": True}, headers=staff_headers())
+    assert r.json()["opens_at"] is None and r.json()["closes_at"] is None
+    r = await client.patch(url, json={"opens_at": "07:00"}, headers=staff_headers())
+    assert r.status_code == 422 and r.json()["error"]["code"] == "hours_incomplete"
