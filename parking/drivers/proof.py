@@ -95,7 +95,7 @@ async def _event(db: AsyncSession, event_id: uuid.UUID | None) -> dict[str, Any]
 
 
 async def fee_proof(
-    db: AsyncSession, book: TariffBook, session: ParkingSession, *, now: datetime | None = None
+    db: AsyncSession, book: TariffBook | None, session: ParkingSession, *, now: datetime | None = None
 ) -> dict[str, Any]:
     lot = (await db.execute(select(Lot).where(Lot.id == session.lot_id))).scalar_one()
     now = now or datetime.now(UTC)
@@ -136,7 +136,7 @@ async def fee_proof(
             "tariff": {"tariff_id": session.tariff_id, "version": session.tariff_version},
             "lines": [describe_line(x) for x in lines],
         }
-    if session.entry_at is None:
+    if session.entry_at is None or book is None:
         raise AppError("fee_unknown", "This session has no known entry time; an attendant sets its fee.", 409)
     try:
         q = quote(

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import segno
@@ -86,7 +87,40 @@ def local(text: str) -> str:
     return _ISO.sub(one, text)
 
 
-def render_html(view: ReceiptView, lookup_url: str, status: str, pdf_url: str) -> str:
+def proof_section(proof: dict[str, Any]) -> str:
+    """The fee proof of the receipt's session (parking.drivers.proof): reads, tariff, each rule's line."""
+    e = escape
+    reads = []
+    for side, label in (("entry", "Vào"), ("exit", "Ra")):
+        ev = proof.get(side)
+        if ev:
+            reads.append(
+                f"<div>{label}: {e(str(ev.get('captured_at_local') or ''))} · làn {e(str(ev.get('lane') or ''))}"
+                f" · đọc biển {e(str(ev.get('plate_read') or '—'))}"
+                f" (độ tin cậy {round(float(ev.get('confidence') or 0) * 100)} %)</div>"
+            )
+    rows = "".join(
+        f"<tr><td>{e(ln['name_vi'])}<div class='muted'>{e(ln['name_en'])}</div></td>"
+        f"<td class='num'>{ln['quantity']} {e(ln['unit_vi'])}</td><td class='num'>{e(vnd(ln['unit_price_vnd']))}</td>"
+        f"<td class='num'>{e(vnd(ln['amount_vnd']))}</td></tr>"
+        for ln in proof.get("lines", [])
+    )
+    tariff = proof.get("tariff") or {}
+    dispute = f"/m/sessions/{e(str(proof.get('session_id')))}"
+    return (
+        "<h2>Cách tính phí</h2>"
+        + "".join(reads)
+        + f"<div class='muted'>Biểu giá {e(str(tariff.get('tariff_id') or ''))} phiên bản "
+        f"{e(str(tariff.get('version') or ''))}</div>"
+        "<table id='fee-proof'><tr><th>Khoản</th><th class='num'>SL</th><th class='num'>Đơn giá</th>"
+        f"<th class='num'>Thành tiền</th></tr>{rows}</table>"
+        f"<p><a href='{dispute}'>Khiếu nại lượt gửi này</a> (đăng nhập iHanoi)</p>"
+    )
+
+
+def render_html(
+    view: ReceiptView, lookup_url: str, status: str, pdf_url: str, proof: dict[str, Any] | None = None
+) -> str:
     e = escape
     line_rows = []
     for ln in view.lines:
@@ -147,6 +181,7 @@ td,th{{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}}
 <p class="muted">{e(view.total_words)}</p>
 <p>Hình thức thanh toán: <b id="payment-method">{e(view.payment_method)}</b> · Lập lúc
 <span id="issued-at">{e(local(view.issued_at))}</span> (giờ Việt Nam)</p>
+{proof_section(proof) if proof else ""}
 <p><a href="{e(pdf_url)}">Tải PDF</a></p>
 <div aria-label="QR tra cứu">{qr_svg(lookup_url)}</div>
 <p class="muted">Tra cứu: <a href="{e(lookup_url)}">{e(lookup_url)}</a></p>

@@ -59,6 +59,39 @@ async def places(
     summary="Will it still be free when I arrive? Free spaces 15-60 min ahead with an 80% band",
     description="Learnt from the lot's own history (time of day, day of week, recent trend); see docs/forecast.md "
     "for its accuracy against naive baselines.",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "placeId": "HK-CAR-01",
+                        "vehicle_class": "car_small",
+                        "capacity": 40,
+                        "at": "2026-12-01T03:00:00+00:00",
+                        "history_days": 28,
+                        "available": True,
+                        "band": "80% (10th-90th percentile of recent errors)",
+                        "points": [
+                            {
+                                "minutes_ahead": 15,
+                                "at": "2026-12-01T03:15:00+00:00",
+                                "free": 12,
+                                "free_low": 9,
+                                "free_high": 15,
+                            },
+                            {
+                                "minutes_ahead": 60,
+                                "at": "2026-12-01T04:00:00+00:00",
+                                "free": 6,
+                                "free_low": 1,
+                                "free_high": 12,
+                            },
+                        ],
+                    }
+                }
+            }
+        }
+    },
 )
 async def place_forecast(
     code: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,32}$")],

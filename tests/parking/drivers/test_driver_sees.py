@@ -92,6 +92,8 @@ async def test_motorbike_receipt_plate_columns_times_and_payment_method(
     local_entry = (exit_at - timedelta(hours=2)).astimezone(invoice_service.X.VN_TZ).strftime("%d/%m/%Y %H:%M")
     assert local_entry in page
     assert 'id="payment-method"' in page and 'id="issued-at"' in page
+    # The fee proof is on the receipt page too, with a way to dispute the stay.
+    assert "id='fee-proof'" in page and f"/m/sessions/{ps.id}" in page
 
 
 async def test_exit_screen_shows_entry_time_stay_and_breakdown(client: httpx.AsyncClient, lot: LotHandle) -> None:
