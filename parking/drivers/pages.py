@@ -241,7 +241,12 @@ async def me(request: Request, db: DB, state: State, drv_session: Annotated[str 
         {"mccqt": i.mccqt, "total_vnd": i.total_vnd, "url": lookup_url(base, i.mccqt)}
         for i in (
             await db.execute(
-                select(Invoice).where(Invoice.driver_id == driver.id).order_by(Invoice.issued_at.desc()).limit(20)
+                # The driver's own invoices, and those of the stays of their vehicles (a VietQR payment
+                # does not know the driver).
+                select(Invoice)
+                .where((Invoice.driver_id == driver.id) | Invoice.session_id.in_([x.id for x in sessions]))
+                .order_by(Invoice.issued_at.desc())
+                .limit(20)
             )
         ).scalars()
     ]

@@ -37,6 +37,15 @@ def test_a_motorbike_plate_is_shown_in_the_motorbike_layout(province: str, serie
     assert vnplate.display(shown, "motorbike") == shown  # idempotent
 
 
+@given(st.sampled_from(sorted(vnplate.PROVINCE_CODES)), MOTO_SERIES, st.text("0123456789", min_size=5, max_size=5))
+def test_a_motorbike_only_plate_is_never_a_cars(province: str, series: str, number: str) -> None:
+    from parking.drivers.service import plate_fits_class
+
+    norm = f"{province}{series}{number}"  # letter + digit series and 5 digits: only a motorbike layout fits
+    assert plate_fits_class(norm, "motorbike")
+    assert not plate_fits_class(norm, "car_small") and not plate_fits_class(norm, "car_large")
+
+
 def test_the_issues_examples() -> None:
     assert vnplate.display("54Y93476", "motorbike") == "54-Y9 3476"
     assert vnplate.display("72L21703", "motorbike") == "72-L2 1703"
