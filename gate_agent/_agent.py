@@ -297,13 +297,16 @@ class GateAgent:
         title = str(disp.get("title") or "")
         lines = [str(x) for x in disp.get("lines") or []]
         fee = resp.get("fee_vnd")
+        # "Plate not read" must not sit under a plate in large type: show no plate when the server could not
+        # use the read.
+        plate = None if "plate_unreadable" in (resp.get("flags") or []) else read.plate_display
         log.info("decision", event_id=event_id, plate=read.plate_display, action=action, source="server")
         if action == "open":
             self.display.show(
                 title=title,
                 lines=lines,
                 kind="open",
-                plate=read.plate_display,
+                plate=plate,
                 fee_vnd=fee,
                 receipt_url=resp.get("receipt_url"),
             )
@@ -314,33 +317,38 @@ class GateAgent:
                 title=title,
                 lines=lines,
                 kind="pay",
-                plate=read.plate_display,
+                plate=plate,
                 fee_vnd=payment.get("amount_vnd", fee),
                 qr_payload=payment.get("qr_payload"),
             )
             session_id = resp.get("session_id")
-            if session_id and self._wait_for_payment(str(session_id)):
+            # The lot's wait, never longer than this lane's own limit: no car holds the lane for minutes.
+            wait_s = min(float(payment.get("lane_wait_s") or self.cfg.lane.pay_timeout_s), self.cfg.lane.pay_timeout_s)
+            if session_id and self._wait_for_payment(str(session_id), wait_s):
                 self.display.show(
                     title="Cảm ơn / Thank you",
-                    lines=lines,
+                    # Not the pay screen's lines: those ask to scan the VietQR, which is done.
+                    lines=["Đã nhận thanh toán / Payment received", "Mời xe ra / Please drive out"],
                     kind="open",
-                    plate=read.plate_display,
+                    plate=plate,
                     receipt_url=self._receipt_for(str(session_id)),
                 )
                 self._open("payment_confirmed", event_id, None, online=True)
                 # Keep the thank-you and receipt QR up while the barrier is open: the driver who just paid
                 # scans it now, and the next vehicle cannot pass before the barrier closes anyway.
                 self.stop.wait(self.cfg.barrier.open_ms / 1000)
+            elif session_id and payment.get("on_timeout") == "debt":
+                self._release_unpaid(str(session_id), event_id, plate)
             else:
                 self.display.show(
                     title="Vui lòng chờ nhân viên / Please wait for the attendant",
-                    lines=["Payment not received"],
+                    lines=["Chưa nhận được thanh toán / Payment not received"],
                     kind="attendant",
-                    plate=read.plate_display,
+                    plate=plate,
                 )
         else:
             kind = "refuse" if action == "refuse" else "attendant"
-            self.display.show(title=title, lines=lines, kind=kind, plate=read.plate_display, fee_vnd=fee)
+            self.display.show(title=title, lines=lines, kind=kind, plate=plate, fee_vnd=fee)
 
     def _act_offline(self, read: Read, mono: float, event_id: str) -> None:
         d = decide_offline(
@@ -377,12 +385,30 @@ class GateAgent:
             return None
         return str(url) if url else None
 
-    def _wait_for_payment(self, session_id: str) -> bool:
+    def _release_unpaid(self, session_id: str, event_id: str, plate: str | None) -> None:
+        """The lot's policy: after its wait an unpaid car leaves and the fee becomes a debt, payable later.
+        The server is told; if it cannot be reached now, the QR's own expiry turns the fee into a debt."""
+        try:
+            self.uplink.left_unpaid(session_id)
+        except (Retryable, Rejected) as exc:
+            log.warning("left_unpaid_not_reported", session_id=session_id, error=str(exc))
+        self.display.show(
+            title="Mời xe ra / Please drive out",
+            lines=[
+                "Phí được ghi nợ, thanh toán sau qua ứng dụng",
+                "The fee is recorded as a debt: pay later in the app",
+            ],
+            kind="open",
+            plate=plate,
+        )
+        self._open("left_unpaid", event_id, None, online=True)
+
+    def _wait_for_payment(self, session_id: str, timeout_s: float | None = None) -> bool:
         """Wait for the server's "open" command for this session; poll the session every
-        ``session_poll_s`` as a fallback; give up after ``pay_timeout_s``."""
+        ``session_poll_s`` as a fallback; give up after ``timeout_s`` (default ``pay_timeout_s``)."""
         ev = threading.Event()
         self._waiters[session_id] = ev
-        deadline = time.monotonic() + self.cfg.lane.pay_timeout_s
+        deadline = time.monotonic() + (timeout_s if timeout_s is not None else self.cfg.lane.pay_timeout_s)
         try:
             while not self.stop.is_set() and time.monotonic() < deadline:
                 if ev.wait(min(self.cfg.lane.session_poll_s, max(0.0, deadline - time.monotonic()))):

@@ -110,6 +110,9 @@ class Uplink:
     def get_session(self, session_id: str) -> dict[str, Any]:
         return dict(self._request("GET", f"/v1/gate/sessions/{session_id}"))
 
+    def left_unpaid(self, session_id: str) -> dict[str, Any]:
+        return dict(self._request("POST", f"/v1/gate/sessions/{session_id}/left-unpaid"))
+
     def commands(self, stop: threading.Event) -> Iterator[dict[str, Any]]:
         """Server-sent events from ``/v1/gate/commands``. The SSE framing is parsed by hand:
         we only need ``data:`` lines, and it saves a dependency on the lane device."""

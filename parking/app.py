@@ -43,10 +43,12 @@ from parking.kit.security import SecurityHeaders
 from parking.lanes.auth import LaneCache
 from parking.lanes.endpoints import router as lanes_router
 from parking.lots.endpoints import router as lots_router
+from parking.mobile.pages import router as driver_pages_router
 from parking.occupancy.endpoints import router as occupancy_router
 from parking.occupancy.service import repair
 from parking.payments.endpoints import router as payments_router
 from parking.payments.jobs import expire_unpaid_qrs
+from parking.places.endpoints import operator_router as places_operator_router
 from parking.places.endpoints import router as places_router
 from parking.quotes.endpoints import router as quotes_router
 from parking.secret_settings import enforce as enforce_secrets
@@ -209,6 +211,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         city_router,
         city_operator_router,
         reconciliation_router,
+        driver_pages_router,
+        places_operator_router,
     ):
         app.include_router(router)
 

@@ -76,6 +76,7 @@ def run_migrations(db_url: str) -> None:
 
 
 async def _seed(db_url: str, settings: Settings) -> dict[str, Any]:
+    from parking.city.demo import ensure_demo_client, read_key, write_key
     from parking.demo.drivers import seed_demo_driver
     from parking.demo.launcher import cert_dir, linked_demo_plates
     from parking.demo.seed import read_tokens, seed_demo, write_tokens
@@ -83,15 +84,18 @@ async def _seed(db_url: str, settings: Settings) -> dict[str, Any]:
     from parking.kit.db import make_engine, make_sessionmaker, transaction
 
     path = settings.data_dir / "demo" / "lanes.json"
+    city_key_path = settings.data_dir / "demo" / "city-client.json"
     linked = linked_demo_plates(settings)
     engine = make_engine(db_url, 2)
     try:
         async with transaction(make_sessionmaker(engine)) as db:
             out = await seed_demo(db, read_tokens(path))
             out["driver"] = await seed_demo_driver(db, plates=linked)
+            out["city_client"] = await ensure_demo_client(db, read_key(city_key_path))
     finally:
         await engine.dispose()
     write_tokens(path, out.pop("tokens"))  # after the commit: the file never names lanes that do not exist
+    write_key(city_key_path, out["city_client"]["key"])
     op = out["operator_row"]
     ensure_demo_credentials(cert_dir(settings), op["code"], op["name"], op["tax_code"])
     return out
@@ -222,6 +226,9 @@ def run(agents: bool = typer.Option(True, help="Start the demo lot's gate agents
             f" · logs in {logs} · Ctrl-C stops everything\n"
             f"  demo driver {driver.get('email')} / {driver.get('password')} (linked wallet for "
             f"{len(driver.get('plates', []))} car plates)\n"
+            f"  driver's mobile page: {settings.public_base_url}/m (sign in with the simulated iHanoi)\n"
+            f"  city feed: {settings.public_base_url}/v1/city/occupancy with 'Authorization: Bearer "
+            f"{seeded.get('city_client', {}).get('key')}'\n"
             + ("".join(f"  {line}\n" for line in launcher.describe(seeded)) if agents else ""),
             err=True,
         )

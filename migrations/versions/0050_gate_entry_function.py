@@ -7,7 +7,7 @@ each built by SQLAlchemy. The rules are the ones of ``parking.sessions.service``
 Functions are not part of SQLAlchemy's metadata, so the models/migrations drift check is unaffected.
 
 Revision ID: 0050
-Revises: 0043
+Revises: 0044
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0050"
-down_revision = "0043"
+down_revision = "0044"
 branch_labels = None
 depends_on = None
 

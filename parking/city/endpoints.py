@@ -115,7 +115,7 @@ async def aggregates(
     db: DB,
     client: AggregatesReader,
     day: Annotated[date | None, Query(description="Default: today in Hanoi")] = None,
-    place: Annotated[str | None, Query(max_length=32, description="One lot's code")] = None,
+    place: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="One lot's code")] = None,
 ) -> dict[str, Any]:
     day = day or datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
     return await service.aggregates(db, day, place)
@@ -143,6 +143,12 @@ async def webhooks(db: DB, client: WebhookManager) -> list[S.WebhookOut]:
         S.WebhookOut(id=w.id, url=w.url, events=w.events, enabled=w.enabled)
         for w in await service.webhooks_of(db, client)
     ]
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204, summary="Stop a webhook (scope webhooks:manage)")
+async def remove_webhook(webhook_id: uuid.UUID, db: DB, client: WebhookManager) -> None:
+    await service.remove_webhook(db, client, webhook_id)
+    await db.commit()
 
 
 @router.get(

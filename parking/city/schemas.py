@@ -11,7 +11,7 @@ SCOPE_PATTERN = "^(places:read|occupancy:read|rates:read|aggregates:read|webhook
 
 
 class ClientIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200, examples=["iHanoi"])
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$", examples=["iHanoi"])
     scopes: list[str] = Field(
         min_length=1, max_length=5, examples=[["places:read", "occupancy:read", "rates:read", "webhooks:manage"]]
     )
@@ -26,7 +26,10 @@ class ClientOut(BaseModel):
 
 class WebhookIn(BaseModel):
     url: str = Field(
-        min_length=8, max_length=2000, pattern="^https?://", examples=["https://ihanoi.example/hooks/parking"]
+        min_length=8,
+        max_length=2000,
+        pattern=r"^https?://[^\x00\s]+$",
+        examples=["https://ihanoi.example/hooks/parking"],
     )
     events: list[str] = Field(min_length=1, max_length=2, examples=[["availability", "alert"]])
 

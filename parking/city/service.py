@@ -175,12 +175,25 @@ async def webhooks_of(db: AsyncSession, client: CityClient) -> list[CityWebhook]
     return list(
         (
             await db.execute(
-                select(CityWebhook).where(CityWebhook.client_id == client.id).order_by(CityWebhook.created_at)
+                select(CityWebhook)
+                .where(CityWebhook.client_id == client.id, CityWebhook.enabled.is_(True))
+                .order_by(CityWebhook.created_at)
             )
         )
         .scalars()
         .all()
     )
+
+
+async def remove_webhook(db: AsyncSession, client: CityClient, webhook_id: uuid.UUID) -> None:
+    """Disable (not delete: the delivery log stays) one of the client's webhooks."""
+    w = (
+        await db.execute(select(CityWebhook).where(CityWebhook.id == webhook_id, CityWebhook.client_id == client.id))
+    ).scalar()
+    if w is None:
+        raise AppError("webhook_not_found", "No such webhook for this client.", 404)
+    w.enabled = False
+    await db.flush()
 
 
 async def deliveries(db: AsyncSession, client: CityClient, webhook_id: uuid.UUID) -> list[CityWebhookDelivery]:

@@ -50,6 +50,8 @@ def simulator_commands(settings: Settings) -> list[tuple[str, list[str]]]:
         "--port", str(EINVOICE_SIM_PORT), "--cert-dir", str(cert_dir(settings)),
     ]  # fmt: skip
     identity = [sys.executable, "-m", "simulators.identity_provider", "--port", str(IDENTITY_SIM_PORT)]
+    for plate in identity_demo_plates(settings):  # the demo's own cars, so the mobile page has sessions to show
+        identity += ["--demo-vehicle", f"{plate}:car_small"]
     return [
         simulator_command(settings.public_base_url),
         ("einvoice-provider", einvoice),
@@ -111,6 +113,19 @@ def linked_demo_plates(settings: Settings, every: int = 3) -> tuple[str, ...]:
     with labels.open(newline="") as fh:
         plates = [vnplate.normalize(row["plate_text"]) for row in csv.DictReader(fh)]
     return tuple(p for i, p in enumerate(plates) if i % every == 0)
+
+
+def identity_demo_plates(settings: Settings, every: int = 3) -> tuple[str, ...]:
+    """Cars of the demo that the identity provider's first demo subject owns: ones without a linked wallet
+    (they pay by VietQR), so signing in on the mobile page shows their stays, fees and proofs."""
+    import vnplate
+
+    labels = demo_frames(settings, "car_1line") / "labels.csv"
+    if not labels.exists():
+        return ()
+    with labels.open(newline="") as fh:
+        plates = [vnplate.normalize(row["plate_text"]) for row in csv.DictReader(fh)]
+    return tuple(p for i, p in enumerate(plates) if i % every == 1)[:3]
 
 
 def agent_config(settings: Settings, lane: dict[str, Any], frames: Path, port: int, seed: int) -> str:

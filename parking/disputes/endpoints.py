@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from parking.disputes import schemas as S
 from parking.disputes import service
@@ -69,7 +69,13 @@ async def my_dispute(dispute_id: uuid.UUID, request: Request, db: DB, driver: Cu
     status_code=201,
     summary="Rate a lot or report a problem (asked for cash, shown free but full, barrier broken)",
 )
-async def report(lot_code: str, body: S.ReportIn, db: DB, state: State, driver: CurrentDriver) -> S.ReportOut:
+async def report(
+    lot_code: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,32}$")],
+    body: S.ReportIn,
+    db: DB,
+    state: State,
+    driver: CurrentDriver,
+) -> S.ReportOut:
     await ratelimit.check(state.redis, "reports", str(driver.id), REPORTS_PER_MINUTE)
     r = await service.report(db, driver, lot_code=lot_code, kind=body.kind, stars=body.stars, comment=body.comment)
     return _report_out(r, lot_code)

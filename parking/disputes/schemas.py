@@ -12,7 +12,12 @@ from pydantic import BaseModel, Field
 class DisputeIn(BaseModel):
     session_id: uuid.UUID
     kind: str = Field(pattern="^(wrong_plate|wrong_time|charged_twice|other)$", examples=["charged_twice"])
-    reason: str = Field(min_length=3, max_length=2000, examples=["Tôi bị trừ tiền hai lần cho cùng một lượt gửi."])
+    reason: str = Field(
+        min_length=3,
+        max_length=2000,
+        pattern=r"^[^\x00]*$",
+        examples=["Tôi bị trừ tiền hai lần cho cùng một lượt gửi."],
+    )
 
 
 class LotName(BaseModel):
@@ -49,7 +54,12 @@ class DisputeReview(DisputeOut):
 
 class DecisionIn(BaseModel):
     decision: str = Field(pattern="^(refund|reject)$")
-    reason: str = Field(min_length=3, max_length=2000, examples=["Trừ tiền hai lần đã xác nhận; hoàn lại lần thứ hai."])
+    reason: str = Field(
+        min_length=3,
+        max_length=2000,
+        pattern=r"^[^\x00]*$",
+        examples=["Trừ tiền hai lần đã xác nhận; hoàn lại lần thứ hai."],
+    )
     amount_vnd: int | None = Field(None, gt=0, le=100_000_000, description="Default: what remains of the payment")
     payment_id: uuid.UUID | None = Field(None, description="Default: the session's latest confirmed payment")
 
@@ -59,7 +69,7 @@ class ReportIn(BaseModel):
         pattern="^(rating|cash_requested|shown_free_but_full|barrier_broken|other)$", examples=["cash_requested"]
     )
     stars: int | None = Field(None, ge=1, le=5, description="Only for kind=rating")
-    comment: str = Field("", max_length=2000, examples=["Nhân viên đòi trả tiền mặt."])
+    comment: str = Field("", max_length=2000, pattern=r"^[^\x00]*$", examples=["Nhân viên đòi trả tiền mặt."])
 
 
 class ReportOut(BaseModel):

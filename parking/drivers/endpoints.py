@@ -22,6 +22,64 @@ from parking.payments.settings import get_payment_settings
 
 router = APIRouter(prefix="/v1/drivers", tags=["drivers"])
 sessions_router = APIRouter(tags=["fee proof"])
+
+FEE_PROOF_EXAMPLE: dict[str, Any] = {
+    "session_id": "5f0c7e1a-3b2d-4c1e-9a8f-2d6b1c0e4f11",
+    "lot": {"code": "HK-CAR-01", "name": "Bãi ô tô Lý Thái Tổ", "address": "Lý Thái Tổ, phường Hoàn Kiếm, Hà Nội"},
+    "plate": "30A-123.45",
+    "vehicle_class": "car_small",
+    "vehicle_class_vi": "Ô tô đến 9 chỗ",
+    "vehicle_class_en": "Car up to 9 seats",
+    "status": "closed",
+    "payment_status": "paid",
+    "review_status": "none",
+    "entry_at": "2026-12-01T03:18:23+00:00",
+    "entry_at_local": "01/12/2026 10:18",
+    "exit_at": "2026-12-01T06:30:02+00:00",
+    "exit_at_local": "01/12/2026 13:30",
+    "entry": {
+        "captured_at": "2026-12-01T03:18:23+00:00",
+        "captured_at_local": "01/12/2026 10:18",
+        "lane": "E1",
+        "plate_read": "30A-123.45",
+        "confidence": 0.97,
+        "offline_action": None,
+        "has_crop": True,
+    },
+    "exit": None,
+    "crops": {"entry": "/v1/sessions/5f0c7e1a-3b2d-4c1e-9a8f-2d6b1c0e4f11/crops/entry", "exit": None},
+    "stay_minutes": 191,
+    "stay_text_vi": "3 giờ 11 phút",
+    "final": True,
+    "total_vnd": 120000,
+    "tariff": {"tariff_id": "hanoi-44-2017", "version": "1"},
+    "lines": [
+        {
+            "name_vi": "Giờ thứ 1–2",
+            "name_en": "hours 1–2",
+            "quantity": 2,
+            "unit_vi": "giờ",
+            "unit_en": "hour",
+            "unit_price_vnd": 25000,
+            "amount_vnd": 50000,
+            "period_start": "2026-12-01T10:18:23+07:00",
+            "period_end": "2026-12-01T12:18:23+07:00",
+            "rule": "car-small-urban/step",
+        },
+        {
+            "name_vi": "Giờ thứ 3–4",
+            "name_en": "hours 3–4",
+            "quantity": 2,
+            "unit_vi": "giờ",
+            "unit_en": "hour",
+            "unit_price_vnd": 35000,
+            "amount_vnd": 70000,
+            "period_start": "2026-12-01T12:18:23+07:00",
+            "period_end": "2026-12-01T13:30:02+07:00",
+            "rule": "car-small-urban/step",
+        },
+    ],
+}
 operator_router = APIRouter(prefix="/v1/operator", tags=["operator: drivers"])
 
 
@@ -252,7 +310,11 @@ async def pay_debt(debt_id: uuid.UUID, body: S.PayDebtIn, db: DB, driver: Curren
     summary="Fee proof: entry/exit, reads and confidences, tariff and version, each line of the calculation",
     description="Only for the session's driver (their bearer token, from the proven start of the plate's holding), "
     "a lane of the session's lot (lane credential) or operator staff (X-Operator-Key).",
-    responses={401: {"description": "No credential"}, 403: {"description": "A lane of another lot"}},
+    responses={
+        200: {"content": {"application/json": {"example": FEE_PROOF_EXAMPLE}}},
+        401: {"description": "No credential"},
+        403: {"description": "A lane of another lot"},
+    },
 )
 async def session_fee(
     session_id: uuid.UUID,

@@ -8,6 +8,7 @@ secret, and ``alg: none`` is never accepted.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -43,6 +44,7 @@ class Identity:
     subject: str
     name: str
     registrations: tuple[Registration, ...]
+    nonce: str | None = None
 
 
 class JwksCache:
@@ -105,6 +107,17 @@ async def verify_id_token(token: str, settings: DriverSettings, *, cache: JwksCa
         # algorithm is the caller's error (401), whether or not the provider is reachable right now.
         raise AppError("invalid_id_token", "The identity token is not a signed JWT.", 401, {"reason": "malformed"})
     cache = cache or _cache
+    # Refuse what cannot be a token of our provider before asking it for keys: malformed input is the caller's
+    # error (401), never a reason to depend on the provider being up.
+    try:
+        from joserfc import jws
+
+        unverified = jws.extract_compact(token.encode())
+        claimed = json.loads(unverified.payload)
+    except (JoseError, ValueError, UnicodeDecodeError):
+        raise AppError("invalid_id_token", "The identity token is not a signed JWT.", 401) from None
+    if not isinstance(claimed, dict) or claimed.get("iss") != issuer:
+        raise AppError("invalid_id_token", "The identity token is not from the trusted provider.", 401) from None
     keys = await cache.get(issuer, settings.oidc_jwks_cache_s)
     kid = header.get("kid")
     if kid is not None and all(k.kid != kid for k in keys.keys):
@@ -126,4 +139,47 @@ async def verify_id_token(token: str, settings: DriverSettings, *, cache: JwksCa
     for v in claims.get("vehicle_registrations") or []:
         if isinstance(v, dict) and v.get("plate"):
             regs.append(Registration(str(v["plate"]), str(v.get("vehicle_class", "")), _since(v.get("since"))))
-    return Identity(issuer, str(claims["sub"]), str(claims.get("name") or ""), tuple(regs))
+    nonce = claims.get("nonce")
+    return Identity(
+        issuer, str(claims["sub"]), str(claims.get("name") or ""), tuple(regs), str(nonce) if nonce else None
+    )
+
+
+async def exchange_code(settings: DriverSettings, *, code: str, redirect_uri: str) -> str:
+    """Authorization-code flow: trade the code for the ID token at the provider's token endpoint."""
+    issuer = settings.oidc_issuer
+    if not issuer:
+        raise AppError("oidc_disabled", "Sign-in through the city's identity provider is not configured.", 503)
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            disc = (await http.get(f"{issuer.rstrip('/')}/.well-known/openid-configuration")).json()
+            r = await http.post(
+                disc["token_endpoint"],
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": redirect_uri,
+                    "client_id": settings.oidc_audience,
+                },
+            )
+    except (httpx.HTTPError, ValueError, KeyError):
+        raise AppError(
+            "identity_provider_unavailable", "The identity provider cannot be reached; try again.", 503
+        ) from None
+    if r.status_code != 200 or "id_token" not in r.json():
+        raise AppError("invalid_grant", "The identity provider refused the sign-in code.", 401)
+    return str(r.json()["id_token"])
+
+
+async def authorization_endpoint(settings: DriverSettings) -> str:
+    issuer = settings.oidc_issuer
+    if not issuer:
+        raise AppError("oidc_disabled", "Sign-in through the city's identity provider is not configured.", 503)
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            disc = (await http.get(f"{issuer.rstrip('/')}/.well-known/openid-configuration")).json()
+        return str(disc["authorization_endpoint"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        raise AppError(
+            "identity_provider_unavailable", "The identity provider cannot be reached; try again.", 503
+        ) from None

@@ -19,18 +19,13 @@ import vnplate
 from parking.drivers import service as drivers
 from parking.drivers.auth import driver_for_token
 from parking.drivers.staff import staff_actor
-from parking.drivers.wording import describe_line, vehicle_class_en, vehicle_class_vi
+from parking.drivers.wording import describe_line, local_text, vehicle_class_en, vehicle_class_vi
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneCache, authenticate
 from parking.models import GateEvent, Lane, Lot, ParkingSession
 from parking.pricing import PricingError, TariffBook, quote
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def local_text(at: datetime | None) -> str | None:
-    """Local time as a Vietnamese receipt prints it: dd/mm/yyyy HH:MM."""
-    return at.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M") if at else None
 
 
 def stay_text(minutes: int) -> str:
@@ -100,7 +95,7 @@ async def _event(db: AsyncSession, event_id: uuid.UUID | None) -> dict[str, Any]
 
 
 async def fee_proof(
-    db: AsyncSession, book: TariffBook, session: ParkingSession, *, now: datetime | None = None
+    db: AsyncSession, book: TariffBook | None, session: ParkingSession, *, now: datetime | None = None
 ) -> dict[str, Any]:
     lot = (await db.execute(select(Lot).where(Lot.id == session.lot_id))).scalar_one()
     now = now or datetime.now(UTC)
@@ -141,7 +136,7 @@ async def fee_proof(
             "tariff": {"tariff_id": session.tariff_id, "version": session.tariff_version},
             "lines": [describe_line(x) for x in lines],
         }
-    if session.entry_at is None:
+    if session.entry_at is None or book is None:
         raise AppError("fee_unknown", "This session has no known entry time; an attendant sets its fee.", 409)
     try:
         q = quote(

@@ -12,15 +12,15 @@ from parking.vocabulary import VehicleClass
 
 
 class RegisterIn(BaseModel):
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")
     password: str = Field(min_length=8, max_length=200)
-    full_name: str = Field("", max_length=200)
-    phone: str = Field("", max_length=20)
+    full_name: str = Field("", max_length=200, pattern=r"^[^\x00]*$")
+    phone: str = Field("", max_length=20, pattern=r"^[^\x00]*$")
 
 
 class LoginIn(BaseModel):
-    email: str
-    password: str
+    email: str = Field(max_length=254, pattern=r"^[^\x00]*$")
+    password: str = Field(max_length=200)
 
 
 class TokenOut(BaseModel):
@@ -40,7 +40,9 @@ class DriverOut(BaseModel):
 class VehicleIn(BaseModel):
     plate: str = Field(min_length=4, max_length=32, examples=["30A-123.45"])
     vehicle_class: VehicleClass = VehicleClass.CAR_SMALL
-    note: str = Field("", max_length=500, description="For the operator reviewing an unproven claim")
+    note: str = Field(
+        "", max_length=500, pattern=r"^[^\x00]*$", description="For the operator reviewing an unproven claim"
+    )
 
 
 class VehicleOut(BaseModel):
@@ -66,12 +68,14 @@ class ClaimOut(BaseModel):
 
 class ClaimDecisionIn(BaseModel):
     approve: bool
-    reason: str = Field("", max_length=500)
+    reason: str = Field("", max_length=500, pattern=r"^[^\x00]*$")
     history_from: datetime | None = Field(None, description="Registration date seen on the papers (default: now)")
 
 
 class OidcSignInIn(BaseModel):
-    id_token: str = Field(min_length=10, max_length=20_000, description="OpenID Connect ID token (JWT)")
+    id_token: str = Field(
+        min_length=10, max_length=20_000, pattern=r"^[A-Za-z0-9_\-.=]+$", description="OpenID Connect ID token (JWT)"
+    )
 
 
 class OidcSignInOut(BaseModel):
@@ -83,9 +87,9 @@ class OidcSignInOut(BaseModel):
 
 
 class MethodIn(BaseModel):
-    provider_token: str = Field(min_length=4, max_length=200)
+    provider_token: str = Field(min_length=4, max_length=200, pattern=r"^[^\x00]*$")
     kind: str = Field("ewallet", pattern="^(bank_account|ewallet)$")
-    label: str = Field("", max_length=100)
+    label: str = Field("", max_length=100, pattern=r"^[^\x00]*$")
 
 
 class MethodOut(BaseModel):

@@ -4,7 +4,11 @@ lines. Pure: no I/O. The pricing engine's trace stays the truth; this only names
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 VEHICLE_CLASS_NAMES: dict[str, tuple[str, str]] = {
     "bicycle": ("Xe đạp", "Bicycle"),
@@ -89,3 +93,45 @@ def describe_line(line: dict[str, Any]) -> dict[str, Any]:
         "period_end": line.get("period_end"),
         "rule": line.get("rule"),
     }
+
+
+def _vnd(amount: int) -> str:
+    return f"{amount:,}".replace(",", ".") + " đ"
+
+
+def stay_length_vi(minutes: int) -> str:
+    h, m = divmod(max(minutes, 0), 60)
+    d, h = divmod(h, 24)
+    return " ".join([*([f"{d} ngày"] if d else []), *([f"{h} giờ"] if h else []), f"{m} phút"])
+
+
+def exit_lines(entry_local: str | None, stay_minutes: int | None, fee_lines: list[dict[str, Any]]) -> list[str]:
+    """What the exit kiosk shows under the fee: entry time, stay length, and the breakdown (at most 3 lines)."""
+    out = []
+    if entry_local and stay_minutes is not None:
+        out.append(f"Vào lúc {entry_local} · gửi {stay_length_vi(stay_minutes)}")
+    shown = [x for x in fee_lines if int(x.get("amount_vnd", 0)) != 0] or fee_lines
+    for line in shown[:3]:
+        d = describe_line(line)
+        qty = f"{d['quantity']} {d['unit_vi']} × {_vnd(d['unit_price_vnd'])}"
+        out.append(f"{d['name_vi']}: {qty} = {_vnd(d['amount_vnd'])}")
+    return out
+
+
+def lot_full_lines(vehicle_class: str, capacity: int, nearby: list[dict[str, Any]]) -> list[str]:
+    """The lot-full screen: the class named in Vietnamese (English line after), and lots near with spaces."""
+    lines = [
+        f"Hết chỗ cho {vehicle_class_vi(vehicle_class).lower()} ({capacity}/{capacity})",
+        f"No space left for {vehicle_class_en(vehicle_class).lower()}",
+    ]
+    if nearby:
+        lines.append("Gần đây còn chỗ / Spaces nearby:")
+        lines += [f"{n['name']} · {n['distance_m']} m · còn {n['free']} chỗ" for n in nearby]
+    else:
+        lines.append("Mời thử bãi khác / Please try another lot")
+    return lines
+
+
+def local_text(at: datetime | None) -> str | None:
+    """Local (Hanoi) time as Vietnamese receipts and screens print it: dd/mm/yyyy HH:MM."""
+    return at.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M") if at else None

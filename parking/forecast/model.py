@@ -61,8 +61,12 @@ class Forecaster:
         trend = s.values[i] - s.values[max(i - self.lag, 0)]
         y = float(p_then + a * (s.values[i] - p_now) + b * trend)
         lo, hi = self.band.get(horizon_min, (0.0, 0.0))
-        clip = lambda v: float(min(max(v, 0.0), self.capacity))  # noqa: E731
-        return clip(y), clip(y + lo), clip(y + hi)
+        cap = float(self.capacity)
+        return _clip(y, cap), _clip(y + lo, cap), _clip(y + hi, cap)
+
+
+def _clip(v: float, capacity: float) -> float:
+    return float(min(max(v, 0.0), capacity))
 
 
 def weekly_profile(s: Series) -> Array:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Request
 from redis.asyncio import Redis
 from sse_starlette.sse import EventSourceResponse
 
-from parking.gate import service
+from parking.gate import release, service
 from parking.gate.schemas import GateDecision, GateEventIn, HeartbeatIn, HeartbeatOut, SessionStatus
 from parking.kit import redis_keys, sse, uow
 from parking.kit.deps import DB, State
@@ -106,6 +106,21 @@ async def offline_cache(db: DB, state: State, authorization: Auth = None) -> dic
 async def session_status(session_id: uuid.UUID, db: DB, state: State, authorization: Auth = None) -> SessionStatus:
     lane = await _lane(db, state, authorization)
     return await service.session_status(db, session_id, lane, state.settings.public_base_url)
+
+
+@router.post(
+    "/sessions/{session_id}/left-unpaid",
+    summary="The exit lane let the car out after the lot's QR wait: what is owed becomes a debt",
+)
+async def left_unpaid(session_id: uuid.UUID, db: DB, state: State, authorization: Auth = None) -> dict[str, Any]:
+    lane = await _lane(db, state, authorization)
+    debt = await release.left_unpaid(db, lane, session_id)
+    await db.commit()
+    return {
+        "session_id": str(session_id),
+        "debt_id": str(debt.id) if debt else None,
+        "amount_vnd": debt.amount_vnd if debt else 0,
+    }
 
 
 @router.get("/events/{event_id}", response_model=GateDecision, summary="The answer given to an event")

@@ -42,6 +42,10 @@ class PaymentInfo(BaseModel):
     reference: str | None = None
     amount_vnd: int
     expires_at: str | None = None
+    # How long the lane shows the QR before releasing the car, and what happens then ('debt': the lane opens
+    # and reports POST /v1/gate/sessions/{id}/left-unpaid; 'attendant': the lane calls the attendant).
+    lane_wait_s: int | None = None
+    on_timeout: str | None = None
 
 
 class GateDecision(BaseModel):

@@ -17,16 +17,20 @@ from typing import Any
 
 import orjson
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import vnplate
+from parking.drivers.wording import exit_lines, local_text, lot_full_lines
 from parking.gate import repository as repo
 from parking.gate.schemas import Display, GateDecision, GateEventIn, PaymentInfo, SessionStatus
 from parking.invoices.service import receipt_url_for_session
 from parking.kit import images, money, redis_keys
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
+from parking.models import Lot
 from parking.payments import exit_hook
+from parking.places.service import nearby_with_space
 from parking.sessions import fees
 from parking.sessions import service as sessions
 
@@ -64,6 +68,8 @@ class PendingExit:
     fee_vnd: int
     gate_flags: list[str]
     session_flags: list[str]
+    lot_id: uuid.UUID
+    detail: list[str]  # the exit screen's entry time, stay and breakdown lines
 
 
 @dataclass
@@ -190,7 +196,9 @@ async def handle_event(
             return Outcome(await _replay(db, ev, lane, rhash), Effects(), True)
         if image is not None:
             await repo.insert_image(db, ev.event_id, image)
-        decision = _entry(ev, lane, plate, vclass, res, effects)
+        # A full lot suggests lots near it with spaces (read in this transaction, only when full).
+        nearby = await nearby_with_space(db, lane.lot_id, vclass) if res.outcome == "full" else None
+        decision = _entry(ev, lane, plate, vclass, res, effects, nearby)
     else:
         # One round trip: the event insert, the per-plate lock (two entries, or an entry racing its exit: the
         # second then sees the first's committed session instead of colliding with it on the unique index),
@@ -314,7 +322,13 @@ async def _entry_in_db(
 
 
 def _entry(
-    ev: GateEventIn, lane: LaneInfo, plate: str | None, vclass: str, res: repo.EntryResult, effects: Effects
+    ev: GateEventIn,
+    lane: LaneInfo,
+    plate: str | None,
+    vclass: str,
+    res: repo.EntryResult,
+    effects: Effects,
+    nearby: list[dict[str, Any]] | None = None,
 ) -> GateDecision:
     if res.outcome == "skipped":
         return GateDecision(
@@ -339,7 +353,7 @@ def _entry(
             action="refuse",
             display=Display(
                 title="Bãi đã đầy / Lot full",
-                lines=[f"Hết chỗ cho {vclass} ({cap}/{cap})", "Please try another lot"],
+                lines=lot_full_lines(vclass, cap or 0, nearby or []),
             ),
             flags=["lot_full"],
         )
@@ -476,10 +490,17 @@ async def _exit(
         charge_inline=False,  # never call the provider inside this transaction (see `finish_exit`)
     )
     session_flags = list(dict.fromkeys([*sess.flags, *flags]))
+    detail = exit_lines(
+        local_text(sess.entry_at),
+        int((ev.captured_at - sess.entry_at).total_seconds() // 60) if sess.entry_at else None,
+        fee.lines,
+    )
     if pay.charge is not None:
-        effects.charge = PendingExit(pay.charge, ev.event_id, sess.id, fee.total_vnd, flags, session_flags)
+        effects.charge = PendingExit(
+            pay.charge, ev.event_id, sess.id, fee.total_vnd, flags, session_flags, lane.lot_id, detail
+        )
     decision, effects.session_payment = await _exit_answer(
-        db, ev.event_id, sess.id, fee.total_vnd, flags, session_flags, pay, offline, rules
+        db, ev.event_id, sess.id, fee.total_vnd, flags, session_flags, pay, offline, rules, lane.lot_id, detail
     )
     return decision
 
@@ -494,11 +515,16 @@ async def _exit_answer(
     pay: exit_hook.ExitPayment,
     offline: bool,
     rules: GateRules,
+    lot_id: uuid.UUID,
+    detail: list[str],
 ) -> tuple[GateDecision, tuple[str, list[str]]]:
     """The lane's answer to a priced exit, and the session's payment status and flags to store with it."""
     session_payment = (pay.payment_status, list(dict.fromkeys([*session_flags, *pay.flags])))
     action = "open" if offline else pay.action
     payment = PaymentInfo(**pay.payment) if pay.payment else None
+    if payment is not None:
+        policy = (await db.execute(select(Lot.qr_lane_wait_s, Lot.unpaid_qr_policy).where(Lot.id == lot_id))).one()
+        payment.lane_wait_s, payment.on_timeout = int(policy.qr_lane_wait_s), str(policy.unpaid_qr_policy)
     receipt = None
     if pay.payment_status == "paid":  # charged at once: the e-invoice code was assigned in this transaction
         receipt = await receipt_url_for_session(db, session_id, rules.public_base_url)
@@ -506,7 +532,7 @@ async def _exit_answer(
         event_id=event_id,
         session_id=session_id,
         action=action,
-        display=Display(title=pay.display_title, lines=[_fmt_vnd(fee_vnd), *pay.display_lines]),
+        display=Display(title=pay.display_title, lines=[_fmt_vnd(fee_vnd), *detail, *pay.display_lines]),
         fee_vnd=fee_vnd,
         payment=payment,
         receipt_url=receipt,
@@ -526,7 +552,17 @@ async def finish_exit(db: AsyncSession, outcome: Outcome, result: Any, rules: Ga
     assert pe is not None
     pay = await exit_hook.record_charge(db, pe.charge, result)
     decision, session_payment = await _exit_answer(
-        db, pe.event_id, pe.session_id, pe.fee_vnd, pe.gate_flags, pe.session_flags, pay, False, rules
+        db,
+        pe.event_id,
+        pe.session_id,
+        pe.fee_vnd,
+        pe.gate_flags,
+        pe.session_flags,
+        pay,
+        False,
+        rules,
+        pe.lot_id,
+        pe.detail,
     )
     await repo.set_decision(db, pe.event_id, decision, payment=session_payment)
     for _, message in outcome.effects.publish:

@@ -16,7 +16,7 @@ from parking.invoices import xml as X
 from parking.invoices.schemas import BuyerIn, CompanyInvoiceIn, InvoiceList, InvoiceOut
 from parking.kit.deps import DB
 from parking.kit.errors import AppError
-from parking.models import Invoice, InvoiceBuyerProfile, InvoiceSeries
+from parking.models import Invoice, InvoiceBuyerProfile, InvoiceSeries, ParkingSession
 
 router = APIRouter(tags=["invoices"])
 Key = Annotated[str | None, Query(alias="k", description="Key from the receipt link")]
@@ -93,8 +93,20 @@ async def receipt_page(mccqt: str, db: DB, request: Request, k: Key = None) -> H
     inv = await _public(db, mccqt, k)
     view = X.read_view(X.from_bytes(inv.xml.encode("utf-8")))
     base = _base(request)
+    fee_proof = None
+    if inv.session_id is not None and inv.kind == "original":
+        # The receipt's holder already sees the plate and times; the proof adds how the fee was made.
+        from parking.drivers import proof
+
+        sess = await db.get(ParkingSession, inv.session_id)
+        if sess is not None and sess.status == "closed":
+            fee_proof = await proof.fee_proof(db, getattr(request.app.state.parking, "tariffs", None), sess)
     html = render.render_html(
-        view, invoice_service.lookup_url(base, mccqt), inv.status, invoice_service.lookup_path(mccqt, ".pdf")
+        view,
+        invoice_service.lookup_url(base, mccqt),
+        inv.status,
+        invoice_service.lookup_path(mccqt, ".pdf"),
+        fee_proof,
     )
     return HTMLResponse(html)
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import unicodedata
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import segno
@@ -73,13 +75,62 @@ def qr_png(url: str) -> bytes:
     return buf.getvalue()
 
 
-def render_html(view: ReceiptView, lookup_url: str, status: str, pdf_url: str) -> str:
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::\d{2})?)?")
+
+
+def local(text: str) -> str:
+    """The XML's dates and GMT+7 times (``2026-12-01T10:18:23``) as people read them: ``01/12/2026 10:18``."""
+
+    def one(m: re.Match[str]) -> str:
+        y, mo, d, h, mi = m.groups()
+        return f"{d}/{mo}/{y} {h}:{mi}" if h else f"{d}/{mo}/{y}"
+
+    return _ISO.sub(one, text)
+
+
+def proof_section(proof: dict[str, Any]) -> str:
+    """The fee proof of the receipt's session (parking.drivers.proof): reads, tariff, each rule's line."""
+    e = escape
+    reads = []
+    for side, label in (("entry", "Vào"), ("exit", "Ra")):
+        ev = proof.get(side)
+        if ev:
+            reads.append(
+                f"<div>{label}: {e(str(ev.get('captured_at_local') or ''))} · làn {e(str(ev.get('lane') or ''))}"
+                f" · đọc biển {e(str(ev.get('plate_read') or '—'))}"
+                f" (độ tin cậy {round(float(ev.get('confidence') or 0) * 100)} %)</div>"
+            )
+    rows = "".join(
+        f"<tr><td>{e(ln['name_vi'])}<div class='muted'>{e(ln['name_en'])}</div></td>"
+        f"<td class='num'>{ln['quantity']} {e(ln['unit_vi'])}</td><td class='num'>{e(vnd(ln['unit_price_vnd']))}</td>"
+        f"<td class='num'>{e(vnd(ln['amount_vnd']))}</td></tr>"
+        for ln in proof.get("lines", [])
+    )
+    tariff = proof.get("tariff") or {}
+    dispute = f"/m/sessions/{e(str(proof.get('session_id')))}"
+    return (
+        "<h2>Cách tính phí</h2>"
+        + "".join(reads)
+        + f"<div class='muted'>Biểu giá {e(str(tariff.get('tariff_id') or ''))} phiên bản "
+        f"{e(str(tariff.get('version') or ''))}</div>"
+        "<table id='fee-proof'><tr><th>Khoản</th><th class='num'>SL</th><th class='num'>Đơn giá</th>"
+        f"<th class='num'>Thành tiền</th></tr>{rows}</table>"
+        f"<p><a href='{dispute}'>Khiếu nại lượt gửi này</a> (đăng nhập iHanoi)</p>"
+    )
+
+
+def render_html(
+    view: ReceiptView, lookup_url: str, status: str, pdf_url: str, proof: dict[str, Any] | None = None
+) -> str:
     e = escape
     line_rows = []
     for ln in view.lines:
-        details = "".join(f"<div class='muted'>{e(INFO_LABELS.get(k, k))}: {e(v)}</div>" for k, v in ln.info.items())
+        details = "".join(
+            f"<div class='muted'>{e(INFO_LABELS.get(k, k))}: {e(local(v))}</div>" for k, v in ln.info.items()
+        )
         line_rows.append(
-            f"<tr><td>{e(ln.name)}{details}</td><td>{e(ln.unit)}</td>"
+            f"<tr><td>{e(ln.name)}{details}</td><td>{e(ln.unit)}</td><td class='num'>{ln.quantity}</td>"
+            f"<td class='num'>{e(vnd(ln.unit_price_vnd))}</td>"
             f"<td class='num'>{e(vnd(ln.net_vnd))}</td><td>{e(ln.rate)}</td></tr>"
         )
     buyer = (
@@ -111,7 +162,7 @@ td,th{{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}}
 .adj{{background:#fff3cd;padding:.5rem}}</style></head>
 <body>
 <h1>{e(view.title)}</h1>
-<p>Ký hiệu <b>{e(view.printed_symbol)}</b> · Số <b>{view.number}</b> · Ngày {e(view.issued_on)}
+<p>Ký hiệu <b>{e(view.printed_symbol)}</b> · Số <b>{view.number}</b> · Ngày {e(local(view.issued_on))}
 <br>Mã của cơ quan thuế: <b id="mccqt">{e(view.mccqt)}</b>
 <br>Trạng thái: <span id="status" data-status="{e(status)}">{e(STATUS_LABELS.get(status, status))}</span></p>
 {related}
@@ -119,7 +170,8 @@ td,th{{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}}
 <div>Địa chỉ: {e(view.seller.address)}</div>
 <h2>Người mua</h2>{buyer}
 <h2>Dịch vụ</h2>
-<table><tr><th>Tên</th><th>ĐVT</th><th class="num">Thành tiền chưa thuế</th><th>Thuế suất</th></tr>
+<table><tr><th>Tên</th><th>ĐVT</th><th class="num">SL</th><th class="num">Đơn giá</th>
+<th class="num">Thành tiền chưa thuế</th><th>Thuế suất</th></tr>
 {"".join(line_rows)}</table>
 <table>{rates}
 <tr><td>Cộng tiền chưa thuế</td><td class="num" colspan="2">{e(vnd(view.net_vnd))}</td></tr>
@@ -127,7 +179,10 @@ td,th{{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}}
 <tr class="total"><td>Tổng cộng thanh toán</td>
 <td class="num" colspan="2" id="total">{e(vnd(view.total_vnd))}</td></tr>
 </table>
-<p class="muted">{e(view.total_words)} · {e(view.payment_method)} · Lập lúc {e(view.issued_at)} (GMT+7)</p>
+<p class="muted">{e(view.total_words)}</p>
+<p>Hình thức thanh toán: <b id="payment-method">{e(view.payment_method)}</b> · Lập lúc
+<span id="issued-at">{e(local(view.issued_at))}</span> (giờ Việt Nam)</p>
+{proof_section(proof) if proof else ""}
 <p><a href="{e(pdf_url)}">Tải PDF</a></p>
 <div aria-label="QR tra cứu">{qr_svg(lookup_url)}</div>
 <p class="muted">Tra cứu: <a href="{e(lookup_url)}">{e(lookup_url)}</a></p>
@@ -160,7 +215,7 @@ def render_pdf(view: ReceiptView, lookup_url: str, status: str) -> bytes:
         pdf.multi_cell(w, 5, t(text), align=align, new_x="LMARGIN", new_y="NEXT")
 
     row(view.title.upper(), 12, "C")
-    row(f"Ký hiệu {view.printed_symbol} - Số {view.number} - Ngày {view.issued_on}", 9, "C")
+    row(f"Ký hiệu {view.printed_symbol} - Số {view.number} - Ngày {local(view.issued_on)}", 9, "C")
     row(f"Mã của cơ quan thuế: {view.mccqt}", 9, "C")
     row(f"Trạng thái: {STATUS_LABELS.get(status, status)}", 8, "C")
     if view.related:
@@ -178,14 +233,21 @@ def render_pdf(view: ReceiptView, lookup_url: str, status: str) -> bytes:
         row(f"Người mua - {BUYER_LABELS.get(k, k)}: {v}")
     pdf.ln(2)
     for ln in view.lines:
-        row(f"{ln.name} ({ln.unit}): {vnd(ln.net_vnd)} chưa thuế, thuế suất {ln.rate}")
+        row(f"{ln.name}")
+        row(
+            f"   SL {ln.quantity} {ln.unit} x đơn giá {vnd(ln.unit_price_vnd)} = {vnd(ln.net_vnd)} chưa thuế,"
+            f" thuế suất {ln.rate}",
+            9,
+        )
         for k, v in ln.info.items():
-            row(f"   {INFO_LABELS.get(k, k)}: {v}", 9)
+            row(f"   {INFO_LABELS.get(k, k)}: {local(v)}", 9)
     pdf.ln(2)
     row(f"Cộng tiền chưa thuế: {vnd(view.net_vnd)}")
     row(f"Tiền thuế GTGT: {vnd(view.vat_vnd)}")
     row(f"Tổng cộng thanh toán: {vnd(view.total_vnd)}", 12)
     row(view.total_words, 9)
+    row(f"Hình thức thanh toán: {view.payment_method}", 9)
+    row(f"Lập lúc: {local(view.issued_at)} (giờ Việt Nam)", 9)
     if font is None:
         row("(Font Unicode không có trên máy: chữ không dấu)", 7)
     pdf.ln(2)

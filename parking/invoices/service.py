@@ -196,20 +196,21 @@ async def _sale_of(db: AsyncSession, payment: Payment, issued_at: datetime) -> _
     info: dict[str, str] = {}
     lot: Lot | None = None
     plate: str | None = None
+    vclass: str | None = None
     service_end = issued_at
     name = settings.line_name
     if payment.purpose == "pass":
         mp = (await db.execute(select(MonthlyPass).where(MonthlyPass.payment_id == payment.id))).scalar_one_or_none()
         if mp is not None:
             lot = await db.get(Lot, mp.lot_id)
-            plate = mp.plate
+            plate, vclass = mp.plate, mp.vehicle_class
             name = "Vé tháng trông giữ xe"
             info["HieuLuc"] = f"{X.vn_datetime(mp.valid_from)} - {X.vn_datetime(mp.valid_until)}"
     elif payment.session_id is not None:
         ps = await db.get(ParkingSession, payment.session_id)
         if ps is not None:
             lot = await db.get(Lot, ps.lot_id)
-            plate = ps.plate or ps.exit_plate
+            plate, vclass = ps.plate or ps.exit_plate, ps.vehicle_class
             if ps.entry_at is not None:
                 info["TGVao"] = X.vn_datetime(ps.entry_at)
             if ps.exit_at is not None:
@@ -222,7 +223,8 @@ async def _sale_of(db: AsyncSession, payment: Payment, issued_at: datetime) -> _
     operator = await db.get(Operator, lot.operator_id)
     assert operator is not None
     _check_seller(operator)
-    shown = vnplate.parse(plate).canonical if plate and vnplate.parse(plate) else plate  # type: ignore[union-attr]
+    # The one plate format (vnplate.display): the vehicle class picks the layout of plates that fit both.
+    shown = vnplate.display(plate, vclass) if plate else None
     info = {"BaiXe": f"{lot.name} ({lot.code})", **({"BienSo": shown} if shown else {}), **info}
     return _Sale(operator, info, service_end.astimezone(X.VN_TZ).date(), payment.session_id, plate, name)
 

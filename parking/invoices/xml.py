@@ -322,6 +322,8 @@ class ReceiptLine:
     net_vnd: int
     rate: str
     info: dict[str, str]
+    quantity: int = 1  # SLuong
+    unit_price_vnd: int = 0  # DGia (before VAT)
 
 
 @dataclass(frozen=True)
@@ -376,6 +378,8 @@ def read_view(hdon: etree._Element) -> ReceiptView:
                 net_vnd=int(h.findtext("ThTien") or 0),
                 rate=h.findtext("TSuat") or "",
                 info=_ttkhac(h.find("TTKhac")),
+                quantity=int(h.findtext("SLuong") or 1),
+                unit_price_vnd=int(h.findtext("DGia") or h.findtext("ThTien") or 0),
             )
             for h in nd.findall("DSHHDVu/HHDVu")
         ],

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     Time,
@@ -60,11 +61,17 @@ class Lot(Base):
     closes_at: Mapped[time | None] = mapped_column(Time)
     accepts_linked: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     accepts_vietqr: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # An unpaid VietQR at the exit holds the lane this long, then the car leaves with a debt ('debt') or the
+    # attendant is called ('attendant'): the operator's policy (migration 0044).
+    qr_lane_wait_s: Mapped[int] = mapped_column(SmallInteger, default=20, server_default="20")
+    unpaid_qr_policy: Mapped[str] = mapped_column(String(16), default="debt", server_default="debt")
 
     __table_args__ = (
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
         CheckConstraint("(opens_at IS NULL) = (closes_at IS NULL)", name="hours_both_or_none"),
+        CheckConstraint("qr_lane_wait_s BETWEEN 5 AND 300", name="qr_lane_wait_range"),
+        CheckConstraint("unpaid_qr_policy IN ('debt','attendant')", name="unpaid_qr_policy_known"),
         # Find-a-space: distance in PostgreSQL (cube + earthdistance), earth_box searches use this index.
         Index(
             "ix_lots_earth",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Stay(BaseModel):
@@ -129,3 +129,25 @@ class PlacesOut(BaseModel):
     vehicle_class: str | None
     at: str
     places: list[Place]
+
+
+class LotSettingsIn(BaseModel):
+    """What the operator sets for a lot; fields left out keep their value."""
+
+    opens_at: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["06:00"])
+    closes_at: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["23:00"])
+    always_open: bool | None = Field(None, description="true clears the opening hours")
+    accepts_linked: bool | None = None
+    accepts_vietqr: bool | None = None
+    qr_lane_wait_s: int | None = Field(None, ge=5, le=300, description="How long an unpaid VietQR holds the exit")
+    unpaid_qr_policy: str | None = Field(None, pattern="^(debt|attendant)$")
+
+
+class LotSettingsOut(BaseModel):
+    code: str
+    opens_at: str | None
+    closes_at: str | None
+    accepts_linked: bool
+    accepts_vietqr: bool
+    qr_lane_wait_s: int
+    unpaid_qr_policy: str

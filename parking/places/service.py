@@ -175,3 +175,60 @@ async def find_places(
         "at": now.isoformat(),
         "places": places,
     }
+
+
+async def nearby_with_space(
+    db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str, *, radius_m: float = 1500, limit: int = 2
+) -> list[dict[str, Any]]:
+    """Other lots near a lot that have free spaces for the class now (PostgreSQL's counters: the gate's own
+    transaction reads them), nearest first: what a lot-full screen suggests."""
+    from sqlalchemy import select
+
+    from parking.models import Lot
+
+    here = (await db.execute(select(Lot.latitude, Lot.longitude).where(Lot.id == lot_id))).one_or_none()
+    if here is None:
+        return []
+    rows = await repo.lots_near(
+        db,
+        lat=float(here.latitude),
+        lon=float(here.longitude),
+        radius_m=radius_m,
+        vehicle_class=vehicle_class,
+        limit=20,
+    )
+    caps = await repo.capacities(db, [r.id for r in rows if r.id != lot_id])
+    out = []
+    for r in rows:
+        cap = caps.get(r.id, {}).get(vehicle_class)
+        if r.id == lot_id or cap is None or cap[0] - cap[1] <= 0:
+            continue
+        out.append({"code": r.code, "name": r.name, "distance_m": round(float(r.distance_m)), "free": cap[0] - cap[1]})
+        if len(out) >= limit:
+            break
+    return out
+
+
+async def update_lot_settings(db: AsyncSession, code: str, changes: dict[str, Any]) -> Any:
+    """The operator's settings of a lot (opening hours, payment ways, the unpaid-QR wait and policy)."""
+    from sqlalchemy import select
+
+    from parking.kit.errors import AppError
+    from parking.models import Lot
+
+    lot = (await db.execute(select(Lot).where(Lot.code == code).with_for_update())).scalar()
+    if lot is None:
+        raise AppError("lot_not_found", f"No lot {code}.", 404)
+    if changes.pop("always_open", None):
+        lot.opens_at = lot.closes_at = None
+    for name in ("opens_at", "closes_at"):
+        if changes.get(name) is not None:
+            setattr(lot, name, time.fromisoformat(changes.pop(name)))
+        changes.pop(name, None)
+    if (lot.opens_at is None) != (lot.closes_at is None):
+        raise AppError("hours_incomplete", "Give both opens_at and closes_at (or always_open).", 422)
+    for name, value in changes.items():
+        if value is not None:
+            setattr(lot, name, value)
+    await db.flush()
+    return lot

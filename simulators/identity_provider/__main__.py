@@ -6,7 +6,7 @@ import argparse
 
 import uvicorn
 
-from simulators.identity_provider.app import IdpConfig, create_app
+from simulators.identity_provider.app import DEMO_SUBJECTS, IdpConfig, create_app
 
 
 def main() -> None:
@@ -16,9 +16,23 @@ def main() -> None:
     p.add_argument("--issuer", default=None, help="default: http://HOST:PORT")
     p.add_argument("--audience", default="parking-hanoi")
     p.add_argument("--no-demo-subjects", action="store_true")
+    p.add_argument(
+        "--demo-vehicle",
+        action="append",
+        default=[],
+        metavar="PLATE:CLASS",
+        help="vehicles registered to the first demo subject (the demo's cars), instead of the built-in ones",
+    )
     a = p.parse_args()
     issuer = a.issuer or f"http://{a.host}:{a.port}"
-    cfg = IdpConfig(issuer=issuer, audience=a.audience, preload_demo=not a.no_demo_subjects)
+    subjects = {}
+    if a.demo_vehicle:
+        vehicles = [
+            {"plate": plate, "vehicle_class": vclass, "since": "2024-01-15"}
+            for plate, _, vclass in (v.partition(":") for v in a.demo_vehicle)
+        ]
+        subjects["ihanoi-demo-001"] = {**DEMO_SUBJECTS["ihanoi-demo-001"], "vehicles": vehicles}
+    cfg = IdpConfig(issuer=issuer, audience=a.audience, preload_demo=not a.no_demo_subjects, subjects=subjects)
     uvicorn.run(create_app(cfg), host=a.host, port=a.port, log_level="warning", access_log=False)
 
 

@@ -29,7 +29,7 @@ DEMO_SUBJECTS: dict[str, dict[str, Any]] = {
     "ihanoi-demo-001": {
         "name": "Nguyễn Văn An",
         "vehicles": [
-            {"plate": "30A12345", "vehicle_class": "car_small", "since": "2024-01-15"},
+            {"plate": "30E11122", "vehicle_class": "car_small", "since": "2024-01-15"},
             {"plate": "29X312345", "vehicle_class": "motorbike", "since": "2023-06-01"},
         ],
     },

@@ -50,6 +50,9 @@ class FakeGateServer:
         self.outcomes: Counter[str] = Counter()  # event_id -> outcome POSTs received
         self.outcome_bodies: dict[str, dict[str, Any]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
+        # The lot's unpaid-QR policy sent with a "pay" answer (None: the old answer without one).
+        self.pay_policy: dict[str, Any] | None = None
+        self.left_unpaid: list[str] = []  # sessions the lane reported as let out unpaid
         self.commands: list[dict[str, Any]] = []
         self.delay_s = 0.0
         self.port = _free_port()
@@ -154,6 +157,15 @@ class FakeGateServer:
                 return _err(404, "not_found", "no such session")
             return JSONResponse(s)
 
+        async def left_unpaid(request: Request) -> JSONResponse:
+            if not authed(request):
+                return _err(401, "unauthorized", "no")
+            sid = request.path_params["sid"]
+            self.left_unpaid.append(sid)
+            if sid in self.sessions:
+                self.sessions[sid]["payment_status"] = "debt"
+            return JSONResponse({"session_id": sid, "debt_id": str(uuid.uuid4()), "amount_vnd": 5000})
+
         async def commands(request: Request) -> StreamingResponse:
             async def gen() -> Any:
                 sent = len(self.commands)  # only commands pushed after the lane connected
@@ -175,6 +187,7 @@ class FakeGateServer:
                 Route("/v1/gate/heartbeat", heartbeat, methods=["POST"]),
                 Route("/v1/gate/cache", cache),
                 Route("/v1/gate/sessions/{sid}", session),
+                Route("/v1/gate/sessions/{sid}/left-unpaid", left_unpaid, methods=["POST"]),
                 Route("/v1/gate/commands", commands),
             ]
         )
@@ -213,6 +226,7 @@ class FakeGateServer:
                     "reference": f"REF{norm}",
                     "amount_vnd": 5000,
                     "expires_at": (datetime.now(UTC) + timedelta(minutes=5)).isoformat(),
+                    **(self.pay_policy or {}),
                 },
             }
         fee = 5000 if body["kind"] == "exit" else None

@@ -239,3 +239,34 @@ def test_camera_down_is_reported_in_heartbeats(
     beat = server.heartbeats[-1]
     assert beat["camera_ok"] is False and beat["camera_error"] == "cannot open camera usb:97"
     assert beat["fps"] == 0.0 and beat["frames_ok"] == 0
+
+
+# An unpaid VietQR does not hold the exit lane (issue 12.8): after the lot's short wait the car leaves with a
+# debt (the server is told), or the attendant is called, as the operator's policy says.
+def test_unpaid_qr_releases_the_lane_as_a_debt_after_the_lots_wait(
+    tmp_path: Path, server: FakeGateServer, lane_config: Any, start_agent: Any
+) -> None:
+    ps = plates(2)
+    server.pay_plates = {"".join(c for c in p if c.isalnum()) for p in ps}
+    # The lane's own limit is long (120 s); the lot's policy is to wait 1 s, then let the car out as a debt.
+    server.pay_policy = {"lane_wait_s": 1, "on_timeout": "debt"}
+    folder = make_plate_folder(tmp_path / "frames", ps)
+    with start_agent(lane_config(server.url, folder, "exit", lane={"pay_timeout_s": 120.0})) as agent:
+        assert wait_for(lambda: len(server.left_unpaid) == 2, timeout=30)
+        assert wait_for(lambda: len(_opens(agent)) == 2)
+        assert [o["reason"] for o in _opens(agent)] == ["left_unpaid", "left_unpaid"]
+        snap = agent.display.snapshot()
+        assert snap["kind"] == "open" and "ghi nợ" in " ".join(snap["lines"])
+    assert set(server.left_unpaid) == set(server.sessions)
+
+
+def test_attendant_policy_calls_the_attendant_after_the_wait(
+    tmp_path: Path, server: FakeGateServer, lane_config: Any, start_agent: Any
+) -> None:
+    ps = plates(1)
+    server.pay_plates = {"".join(c for c in ps[0] if c.isalnum())}
+    server.pay_policy = {"lane_wait_s": 1, "on_timeout": "attendant"}
+    folder = make_plate_folder(tmp_path / "frames", ps)
+    with start_agent(lane_config(server.url, folder, "exit", lane={"pay_timeout_s": 120.0})) as agent:
+        assert wait_for(lambda: agent.display.snapshot()["kind"] == "attendant", timeout=10)
+        assert _opens(agent) == [] and server.left_unpaid == []

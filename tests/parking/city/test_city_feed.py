@@ -181,6 +181,10 @@ async def test_signed_webhooks_for_availability_and_alerts_with_a_delivery_log(
         assert not city.verify_signature("whsec_other", headers["x-parking-signature"], body)
     log = (await client.get(f"/v1/city/webhooks/{hook['id']}/deliveries", headers=key)).json()
     assert log and all(d["ok"] and d["status_code"] == 200 for d in log)
+    assert [w["id"] for w in (await client.get("/v1/city/webhooks", headers=key)).json()] == [hook["id"]]
+    r = await client.delete(f"/v1/city/webhooks/{hook['id']}", headers=key)
+    assert r.status_code == 204
+    assert (await client.get("/v1/city/webhooks", headers=key)).json() == []
 
 
 async def test_failed_deliveries_are_logged_and_retried(
@@ -207,6 +211,7 @@ async def test_failed_deliveries_are_logged_and_retried(
         await asyncio.sleep(0.2)
         log = (await client.get(f"/v1/city/webhooks/{hook['id']}/deliveries", headers=key)).json()
     assert any(d["ok"] for d in log)
+    await client.delete(f"/v1/city/webhooks/{hook['id']}", headers=key)  # the receiver goes away with the test
 
 
 def test_signature_rejects_old_or_tampered_bodies() -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.drivers.wording import describe_line, line_names
 from tests.factories import LotHandle, event, make_lot
@@ -22,7 +23,9 @@ TINY_JPEG = base64.b64decode(
 )
 
 
-async def test_fee_needs_the_lane_the_driver_or_staff(client: httpx.AsyncClient, lot: LotHandle, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+async def test_fee_needs_the_lane_the_driver_or_staff(
+    client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     r = await client.post(
         "/v1/gate/events",
         json=event("entry", "30A-777.02", at=datetime.now(UTC) - timedelta(hours=3, minutes=10)),

@@ -87,7 +87,7 @@ async def test_free_spaces_follow_the_gate_from_the_redis_mirror_or_postgres(
 ) -> None:
     lat, lon = origin
     lot = await place_lot(sessionmaker, lat, lon, {"car_small": 5, "car_large": 1})
-    params = {"lat": lat, "lon": lon, "radius_m": 100, "vehicle_class": "car_small"}
+    params: dict[str, str | float] = {"lat": lat, "lon": lon, "radius_m": 100, "vehicle_class": "car_small"}
     before = (await client.get("/v1/places", params=params)).json()["places"][0]["availability"]["car_small"]
     assert before["free"] == 5
     for plate in ("30A-111.11", "30A-222.22"):
