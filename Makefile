@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck bench clean-data help
+.PHONY: run test chaos lint typecheck bench clean-data help
 
 help:
 	@echo "make run   - start the whole platform on embedded PostgreSQL + Redis (http://127.0.0.1:8000)"
 	@echo "make test  - run the full test suite against embedded PostgreSQL + Redis"
+	@echo "make chaos - the chaos soak: faults from many seeds, invariants as JSON (minutes)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is required (looked for '$(PY)')."; exit 1; }
@@ -22,6 +23,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The chaos soak: many seeds against the real platform behind fault proxies (minutes; see docs/reliability.md).
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos.soak --seeds $(or $(SEEDS),1-10) --vehicles $(or $(VEHICLES),20)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -78,6 +78,7 @@ class Figures:
     ledger_unbalanced_entries: int = 0
     lanes_wrongly_offline: int = 0
     notifications_posted: int = 0
+    closed_by_payment_status: dict[str, int] = field(default_factory=dict)  # what became of the stays
     duration_s: float = 0.0
 
     def zero_violations(self) -> dict[str, int]:
@@ -447,6 +448,16 @@ class ChaosRun:
                 open_n = int(await one("SELECT count(*) FROM parking_sessions WHERE lot_id = :lot AND status = 'open'"))
                 occ = int(await one("SELECT coalesce(sum(occupied), 0) FROM lot_capacities WHERE lot_id = :lot"))
                 f.occupancy_pg_mismatch = abs(occ - open_n)
+                f.closed_by_payment_status = {
+                    str(k): int(v)
+                    for k, v in await db.execute(
+                        text(
+                            "SELECT payment_status, count(*) FROM parking_sessions"
+                            " WHERE lot_id = :lot AND status = 'closed' GROUP BY payment_status"
+                        ),
+                        {"lot": lot},
+                    )
+                }
                 f.paid_sessions = int(
                     await one(
                         "SELECT count(DISTINCT p.session_id) FROM payments p"
