@@ -19,8 +19,8 @@ from pathlib import Path
 os.environ.setdefault("PARKING_MODE", "test")
 os.environ.setdefault("PARKING_INVOICE_CERT_DIR", tempfile.mkdtemp(prefix="parking-chaos-certs-"))
 
-from parking.kit.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_database  # noqa: E402
-from tests.chaos.harness import report, run_one  # noqa: E402
+from parking.kit.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_database
+from tests.chaos.harness import report, run_one
 
 
 def _seeds(spec: str) -> list[int]:
