@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint format typecheck imports check bench clean-data help
+.PHONY: run test chaos lint format typecheck imports check bench clean-data help
 
 help:
 	@echo "make run   - start the whole platform on embedded PostgreSQL + Redis (http://127.0.0.1:8000)"
 	@echo "make test  - run the full test suite against embedded PostgreSQL + Redis"
+	@echo "make chaos - the chaos soak: faults from many seeds, invariants as JSON (minutes)"
 	@echo "make check - ruff (lint + format), mypy and the import contracts, as CI runs them"
 
 $(STAMP): pyproject.toml
@@ -23,6 +24,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The chaos soak: many seeds against the real platform behind fault proxies (minutes; see docs/reliability.md).
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos.soak --seeds $(or $(SEEDS),1-10) --vehicles $(or $(VEHICLES),20)
 
 # The house rules, checked (CI runs `make check` and then `make test`).
 lint: $(STAMP)

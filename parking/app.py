@@ -98,7 +98,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 async with transaction(sm) as db:
                     await repair(db, redis)
 
-            await repair_job()  # warm the Redis mirror at start
+            try:
+                await repair_job()  # warm the Redis mirror at start
+            except Exception as exc:  # best effort: the scheduled repair runs again
+                # A restart during a PostgreSQL/Redis outage must not crash-loop: the API starts, answers 503
+                # until its dependencies are back, and the interval job re-warms the mirror.
+                log.warning("warmup_repair_failed", error=f"{type(exc).__name__}: {exc}"[:300])
             scheduler.add_job(
                 expire_unpaid_qrs,
                 "interval",

@@ -66,6 +66,10 @@ class Figures:
     sessions_open_twice: int = 0
     occupancy_pg_mismatch: int = 0  # |lot_capacities.occupied - open sessions|
     occupancy_redis_mismatch: int = 0  # |Redis mirror - open sessions|
+    # Every vehicle has left by the end of a run: an open session is a stay whose exit was not paired with it
+    # (e.g. the entry reached the server only after the exit, while the entry lane was cut off).
+    sessions_left_open: int = 0
+    exits_without_entry: int = 0
     paid_sessions: int = 0
     sessions_paid_more_than_once: int = 0
     money_booked_vnd: int = 0  # confirmed payments on the server
@@ -76,6 +80,8 @@ class Figures:
     ledger_unbalanced_entries: int = 0
     lanes_wrongly_offline: int = 0
     notifications_posted: int = 0
+    restarts_by_supervisor: int = 0  # processes that died on their own and were restarted
+    closed_by_payment_status: dict[str, int] = field(default_factory=dict)  # what became of the stays
     duration_s: float = 0.0
 
     def zero_violations(self) -> dict[str, int]:
@@ -88,6 +94,8 @@ class Figures:
             "sessions_open_twice",
             "occupancy_pg_mismatch",
             "occupancy_redis_mismatch",
+            "sessions_left_open",
+            "exits_without_entry",
             "sessions_paid_more_than_once",
             "money_difference_vnd",
             "sessions_invoiced_not_once",
@@ -137,7 +145,8 @@ class ChaosRun:
         self, seed: int, vehicles: int, workdir: Path, db_url: str, redis_url: str, *, fault_every_s: float = 1.5
     ) -> None:
         self.seed = seed
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # plates, orders, faults (the fault thread)
+        self.pay_rng = random.Random(seed * 7919 + 1)  # the payer thread's own draws: faults stay reproducible
         self.vehicles = vehicles
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -149,6 +158,8 @@ class ChaosRun:
         self.proxies: list[FaultProxy] = []
         self.stop_faults = threading.Event()
         self.paid_refs: set[str] = set()
+        self.held: set[str] = set()  # processes a fault keeps down on purpose (the supervisor leaves them)
+        self.supervised: set[str] = set()
         self.lock = threading.Lock()
 
     # -- set-up -------------------------------------------------------------------------------------
@@ -264,21 +275,34 @@ class ChaosRun:
             dur = round(0.5 + 2.5 * self.rng.random(), 2)
             self.figures.faults.append(f"{kind}:{dur}")
             if kind == "api_kill9":
+                self.held.add("api")
                 self.procs["api"].kill9()
                 self.stop_faults.wait(dur)
                 self.procs["api"].start()
+                self.held.discard("api")
             elif kind == "agent_kill9":
                 name = self.rng.choice(["agent-entry", "agent-exit"])
-                if self.procs[name].p is not None:
+                if name in self.supervised:
+                    self.held.add(name)
                     self.procs[name].kill9()
                     self.stop_faults.wait(min(dur, 1.0))
                     self.procs[name].start()
+                    self.held.discard(name)
             else:
                 proxy = {"pg_down": self.pg_proxy, "redis_down": self.redis_proxy}.get(kind, self.api_proxy)
                 mode = {"pg_down": "refuse", "redis_down": "refuse", "delay": "pass"}.get(kind, kind)
                 proxy.set_mode(mode, delay_s=0.3 if kind == "delay" else 0.0)
                 self.stop_faults.wait(dur)
                 proxy.set_mode("pass")
+
+    def _supervisor_loop(self) -> None:
+        """What a service manager does: a process that died on its own (not killed by a fault) is restarted."""
+        while not self.stop_supervisor.wait(1.0):
+            for name in list(self.supervised):
+                child = self.procs[name].p
+                if name not in self.held and child is not None and child.poll() is not None:
+                    self.figures.restarts_by_supervisor += 1
+                    self.procs[name].start()
 
     # -- the drivers at the exit: pay the QR shown on the kiosk --------------------------------------
 
@@ -298,19 +322,19 @@ class ChaosRun:
                     continue
                 self.paid_refs.add(qr)
                 try:
-                    channel = self.rng.choice(["sepay", "vnpay", "both"])
+                    channel = self.pay_rng.choice(["sepay", "vnpay", "both"])
                     r = c.post(f"{bank}/vietqr/pay", json={"qr_payload": qr, "channel": channel, "deliver": False})
                     notes = list(r.json().get("notifications", []))
                 except (httpx.HTTPError, ValueError):
                     continue
                 # The bank retries: duplicates, in any order.
-                notes += [n for n in notes if self.rng.random() < 0.5]
-                self.rng.shuffle(notes)
+                notes += [n for n in notes if self.pay_rng.random() < 0.5]
+                self.pay_rng.shuffle(notes)
                 for n in notes:
                     self._deliver(c, api, n)
 
     def _deliver(self, c: httpx.Client, api: str, n: dict[str, Any]) -> None:
-        for _ in range(20):  # the bank retries until it gets an answer (the API may be down)
+        for _ in range(120):  # the bank retries until it gets an answer (the API may be down for a while)
             try:
                 r = c.request(
                     n["method"],
@@ -352,25 +376,29 @@ class ChaosRun:
         t0 = time.monotonic()
         self._start()
         self.stop_payer = threading.Event()
+        self.stop_supervisor = threading.Event()
         faults = threading.Thread(target=self._fault_loop, daemon=True)
         payer = threading.Thread(target=self._payer_loop, daemon=True)
+        supervisor = threading.Thread(target=self._supervisor_loop, daemon=True)
         try:
+            self.supervised.add("api")
+            supervisor.start()
             faults.start()
             payer.start()
             self.procs["agent-entry"].start()
+            self.supervised.add("agent-entry")
             self._wait(lambda: len(self._queue("entry")) >= self.vehicles, 40 + self.vehicles * 3)
+            # Stays outlast the outages: the cars leave once their entries reached the server (faults go on).
+            # Without this wait an exit can reach the server before its own entry (entry lane cut off, exit
+            # lane online): seen as exits_without_entry / sessions_left_open, see docs/reliability.md.
+            self._wait(lambda: all(r[1] != "pending" for r in self._queue("entry")), 60)
             self.procs["agent-exit"].start()
+            self.supervised.add("agent-exit")
             self._wait(lambda: len(self._queue("exit")) >= self.vehicles, 40 + self.vehicles * 10)
             self.stop_faults.set()
             faults.join(30)
             for proxy in self.proxies:
                 proxy.set_mode("pass")
-            if self.procs["api"].p is None or self.procs["api"].p.poll() is not None:
-                self.procs["api"].start()
-            for name in ("agent-entry", "agent-exit"):
-                child = self.procs[name].p
-                if child is None or child.poll() is not None:
-                    self.procs[name].start()
 
             def drained() -> bool:
                 rows = self._queue("entry") + self._queue("exit")
@@ -384,6 +412,8 @@ class ChaosRun:
         finally:
             self.stop_faults.set()
             self.stop_payer.set()
+            self.stop_supervisor.set()
+            supervisor.join(10)
             for proc in self.procs.values():
                 proc.stop()
             for proxy in self.proxies:
@@ -445,6 +475,22 @@ class ChaosRun:
                 open_n = int(await one("SELECT count(*) FROM parking_sessions WHERE lot_id = :lot AND status = 'open'"))
                 occ = int(await one("SELECT coalesce(sum(occupied), 0) FROM lot_capacities WHERE lot_id = :lot"))
                 f.occupancy_pg_mismatch = abs(occ - open_n)
+                f.sessions_left_open = open_n
+                f.exits_without_entry = int(
+                    await one(
+                        "SELECT count(*) FROM parking_sessions WHERE lot_id = :lot AND 'unknown_entry' = ANY(flags)"
+                    )
+                )
+                f.closed_by_payment_status = {
+                    str(k): int(v)
+                    for k, v in await db.execute(
+                        text(
+                            "SELECT payment_status, count(*) FROM parking_sessions"
+                            " WHERE lot_id = :lot AND status = 'closed' GROUP BY payment_status"
+                        ),
+                        {"lot": lot},
+                    )
+                }
                 f.paid_sessions = int(
                     await one(
                         "SELECT count(DISTINCT p.session_id) FROM payments p"

@@ -22,6 +22,8 @@ GATE_INVARIANTS = (
     "sessions_open_twice",
     "occupancy_pg_mismatch",
     "occupancy_redis_mismatch",
+    "sessions_left_open",
+    "exits_without_entry",
     "ledger_unbalanced_entries",
     "lanes_wrongly_offline",
 )

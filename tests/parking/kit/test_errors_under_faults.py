@@ -126,3 +126,25 @@ def test_redis_out_of_reach_is_a_json_503_where_redis_is_needed(faulty: Faulty) 
             assert r.json()  # served from PostgreSQL alone
     finally:
         faulty.redis.set_mode("pass")
+
+
+def test_the_api_starts_while_postgresql_is_down_and_serves_once_it_is_back(settings: Settings) -> None:
+    """A restart during an outage (a service manager restarting a crashed worker) must not crash-loop: the
+    warm-up is best effort, the API answers 503 until the database is back, then serves."""
+    f = Faulty(settings)
+    f.settings = f.settings.model_copy(update={"run_background": True})
+    f.server = LiveServer(f.settings)
+    f.pg.set_mode("refuse")
+    try:
+        f.server.start()
+        r = httpx.get(f"{f.server.url}/v1/lots", timeout=30)
+        _unavailable(r)
+        f.pg.set_mode("pass")
+        deadline = time.monotonic() + 20
+        while (
+            r := httpx.get(f"{f.server.url}/v1/lots", timeout=30)
+        ).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert r.status_code == 200, r.text
+    finally:
+        f.stop()
