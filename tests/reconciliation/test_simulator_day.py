@@ -14,9 +14,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.kit.db import transaction
+from parking.ledger import repository as ledger_repo
+from parking.ledger import rules as ledger
 from parking.models import Discrepancy, ParkingSession, Payment
-from parking.payments import ledger
-from parking.payments import repository as pay_repo
 from parking.payments import service as payments
 from reconciliation.rules import VN_TZ
 from tests.factories import LotHandle, random_car_plate
@@ -47,7 +47,7 @@ async def _session_with_qr(sm: async_sessionmaker[AsyncSession], lot: LotHandle,
             )
         )  # fmt: skip
         await db.flush()
-        await pay_repo.post_entry(db, ledger.fee_recognised(session_id=sid, lot_id=lot.id, fee_vnd=fee))
+        await ledger_repo.post_entry(db, ledger.fee_recognised(session_id=sid, lot_id=lot.id, fee_vnd=fee))
         intent = await payments.create_intent(db, amount_vnd=fee, purpose="session", session_id=sid, lane_id=None)
         return sid, intent.qr_payload
 
