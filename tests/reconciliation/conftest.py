@@ -44,6 +44,7 @@ def recon_sim(live_server: Any) -> Iterator[str]:
             PaymentSettings(
                 provider_base_url=url,
                 provider_secret=SECRET,
+                sepay_auth="hmac",  # the simulator's webhook uses SePay's HMAC method (one method per webhook)
                 sepay_api_key=SECRET,
                 sepay_hmac_secret=SECRET,
                 vnpay_hash_secret=SECRET,

@@ -335,7 +335,7 @@ async def test_invoice_at_exit_can_go_through_the_outbox(
 
 async def test_seed_demo_driver_is_idempotent(db: AsyncSession) -> None:
     from parking.demo import drivers as demo
-    from parking.payments.demo import DEMO_WALLET
+    from parking.payments.demo import DEMO_WALLET, DEMO_WALLET_BALANCE_VND, simulator_command
 
     email = f"demo-{uuid.uuid4().hex[:8]}@example.vn"
     plate = f"88Z{uuid.uuid4().int % 100000:05d}"
@@ -344,5 +344,5 @@ async def test_seed_demo_driver_is_idempotent(db: AsyncSession) -> None:
     assert first == second and first["wallet"] == DEMO_WALLET
     linked = await repository.linked_method_for_plate(db, plate)
     assert linked is not None and linked[1].token == DEMO_WALLET
-    name, cmd = demo.simulator_command("http://127.0.0.1:8000")
-    assert name == "payment-provider" and f"{demo.DEMO_WALLET}:{demo.DEMO_WALLET_BALANCE_VND}" in cmd
+    name, cmd = simulator_command("http://127.0.0.1:8000")
+    assert name == "payment-provider" and f"{DEMO_WALLET}:{DEMO_WALLET_BALANCE_VND}" in cmd
