@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -353,6 +354,7 @@ def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         rd.stop()
         pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 async def main() -> None:

@@ -1,8 +1,10 @@
 """Gate event rules: idempotent on the device's event id, one open session per plate per lot.
 
 ``handle_event`` runs inside the caller's transaction and never commits. It returns the decision for the
-lane and the post-commit effects (Redis occupancy mirror, live stream), which the endpoint applies only
-after the commit succeeded, so Redis never shows a state the database does not hold.
+lane and the post-commit effects (Redis occupancy mirror, live stream), which the endpoint registers with the
+request's unit of work, so Redis never shows a state the database does not hold. An exit that charges a linked
+account returns a pending charge: the endpoint commits, calls the provider with no lock held, and
+`finish_exit` records the outcome in a second short transaction.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class GateRules:
 
 @dataclass
 class Effects:
-    """What to tell Redis after the commit: occupancy deltas and messages to publish."""
+    """What follows from the event besides its decision: Redis occupancy deltas and messages to publish after the
+    commit, a linked charge to make after it, and the session's payment status to store with the decision."""
 
     occupancy: list[tuple[uuid.UUID, str, int]] = field(default_factory=list)
     publish: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

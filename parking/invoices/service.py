@@ -172,7 +172,9 @@ async def take_number(db: AsyncSession, operator: Operator, issued_at: datetime)
                 series_code=operator.invoice_series_code,
                 next_seq=1,
             )
-            .on_conflict_do_nothing(index_elements=["operator_id", "year"])
+            # No conflict target: a racing creator can collide on either unique key ((operator_id, year) or
+            # (series_code, year, template)); naming only the first let the second raise under load.
+            .on_conflict_do_nothing()
         )
         row = (await db.execute(bump)).one()
     return Numbered(row[0], int(row[1]), int(row[2]), row[3], row[4], int(row[5]))
