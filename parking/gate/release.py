@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
-from parking.models import Debt, Lot, ParkingSession, PaymentIntent
+from parking.models import Debt, Lot, ParkingSession, PaymentIntent, SessionStatus
 from parking.payments import service as payments
 
 
@@ -30,7 +30,7 @@ async def left_unpaid(db: AsyncSession, lane: LaneInfo, session_id: uuid.UUID) -
     policy = (await db.execute(select(Lot.unpaid_qr_policy).where(Lot.id == lane.lot_id))).scalar_one()
     if policy != "debt":
         raise AppError("policy_attendant", "This lot's policy is to call the attendant, not to let the car out.", 409)
-    if sess.status != "closed":
+    if sess.status != SessionStatus.CLOSED:
         raise AppError("session_open", "The session has no exit yet.", 409)
     if sess.payment_status in ("paid", "free", "charging", "deferred", "debt"):
         return (await db.execute(select(Debt).where(Debt.session_id == session_id))).scalar_one_or_none()

@@ -31,6 +31,7 @@ from parking.kit import images, money, redis_keys
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneInfo
 from parking.models import Lot
+from parking.models import SessionStatus as SessionState
 from parking.payments import exit_hook
 from parking.places.service import nearby_with_space
 from parking.sessions import fees
@@ -248,7 +249,7 @@ async def handle_event(
 
 def lane_action(status: str, payment_status: str | None, flags: list[str] | None) -> str | None:
     """What the exit lane should do for a session it is waiting on (polled after a QR or a pending charge)."""
-    if status != "closed":
+    if status != SessionState.CLOSED:
         return None
     if "over_deferred_limit" in (flags or []) and payment_status == "charging":
         return "attendant"  # the driver already owes too much to be let out on a background charge
@@ -441,7 +442,7 @@ async def _exit(
         flags.append("fee_unknown")
 
     closing = {
-        "status": "closed",
+        "status": SessionState.CLOSED,
         "exit_event_id": ev.event_id,
         "exit_at": ev.captured_at,
         "exit_plate": raw if matched != raw else None,

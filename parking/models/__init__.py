@@ -45,7 +45,7 @@ from parking.models.reconciliation import (
     SettlementLine,
     StatementLine,
 )
-from parking.models.sessions import GateEvent, GateEventImage, ParkingSession, Vehicle
+from parking.models.sessions import GateEvent, GateEventImage, ParkingSession, ReviewStatus, SessionStatus, Vehicle
 
 __all__ = [
     "PAID_STATUSES",
@@ -95,6 +95,8 @@ __all__ = [
     "Refund",
     "RefundProposal",
     "RefundStatus",
+    "ReviewStatus",
+    "SessionStatus",
     "SettlementBatch",
     "SettlementLine",
     "StatementLine",

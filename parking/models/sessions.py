@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +23,21 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parking.models.base import Base, now_col, uuid_pk
+
+
+class SessionStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ReviewStatus(StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+
+
+def _values(enum: type[StrEnum]) -> str:
+    return ",".join(f"'{v.value}'" for v in enum)
 
 
 class Vehicle(Base):
@@ -89,9 +105,9 @@ class ParkingSession(Base):
     updated_at: Mapped[datetime] = now_col()
 
     __table_args__ = (
-        CheckConstraint("status IN ('open','closed')", name="status_known"),
+        CheckConstraint(f"status IN ({_values(SessionStatus)})", name="status_known"),
         CheckConstraint("fee_vnd IS NULL OR fee_vnd >= 0", name="fee_nonnegative"),
-        CheckConstraint("review_status IN ('none','pending','resolved')", name="review_status_known"),
+        CheckConstraint(f"review_status IN ({_values(ReviewStatus)})", name="review_status_known"),
         # At most one open session per plate per lot, enforced by the database.
         Index(
             "uq_parking_sessions_open_plate",

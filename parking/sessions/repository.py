@@ -11,7 +11,7 @@ from sqlalchemy import and_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parking.models import ParkingSession
+from parking.models import ParkingSession, SessionStatus
 from parking.models.base import table
 
 
@@ -27,7 +27,7 @@ async def open_for_update(db: AsyncSession, *, lot_id: uuid.UUID, plate: str) ->
                 and_(
                     ParkingSession.lot_id == lot_id,
                     ParkingSession.plate == plate,
-                    ParkingSession.status == "open",
+                    ParkingSession.status == SessionStatus.OPEN,
                 )
             )
             .with_for_update()
@@ -40,7 +40,7 @@ async def open_plates(db: AsyncSession, *, lot_id: uuid.UUID, vehicle_classes: S
         await db.execute(
             select(ParkingSession.plate).where(
                 ParkingSession.lot_id == lot_id,
-                ParkingSession.status == "open",
+                ParkingSession.status == SessionStatus.OPEN,
                 ParkingSession.plate.is_not(None),
                 ParkingSession.vehicle_class.in_(list(vehicle_classes)),
             )

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.audit.service import record as audit
-from parking.models import ParkingSession
+from parking.models import ParkingSession, ReviewStatus, SessionStatus
 from parking.sessions import repository as repo
 from parking.sessions.matching import best_match
 from parking.vocabulary import same_vehicle_group
@@ -65,11 +65,11 @@ async def record_unknown_exit(
         vehicle_class=vehicle_class,
         plate=None,
         exit_plate=exit_plate,
-        status="closed",
+        status=SessionStatus.CLOSED,
         exit_event_id=exit_event_id,
         exit_at=exit_at,
         flags=flags,
-        review_status="pending",
+        review_status=ReviewStatus.PENDING,
         review_reason="exit without a matching entry",
     )
     await audit(
@@ -113,11 +113,11 @@ async def open_after_offline_entry(
         lot_id=lot_id,
         vehicle_class=vehicle_class,
         plate=plate,
-        status="open",
+        status=SessionStatus.OPEN,
         entry_event_id=entry_event_id,
         entry_at=entry_at,
         flags=flags,
-        review_status="pending",
+        review_status=ReviewStatus.PENDING,
         review_reason="entry opened by the lane without the server's consent",
     )
     count = await repo.occupy_unguarded(db, lot_id=lot_id, vehicle_class=vehicle_class)
