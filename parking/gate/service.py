@@ -548,6 +548,8 @@ async def _exit(
             fee_vnd=fee.total_vnd,
             exited_at=ev.captured_at,
             offline=offline,
+            exit_read=ev.plate,
+            read_confidence=ev.confidence,
         ),
     )
     await db.execute(

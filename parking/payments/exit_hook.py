@@ -16,9 +16,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import vnplate
 from parking.models import DriverVehicle, MonthlyPass, PaymentMethod
 from parking.payments import handlers as _handlers  # noqa: F401  (registers the outbox handlers)
 from parking.payments import service
+from parking.payments.plate_guard import linked_charge_refusal
+from parking.payments.settings import get_payment_settings
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,11 @@ class ExitContext:
     fee_vnd: int
     exited_at: datetime
     offline: bool = False  # the lane already opened while offline: charge later, never block
+    # What the exit camera read (any spelling) and the gate agent's fused read confidence. A linked
+    # account is charged silently only when this read IS the session's plate and is confident enough
+    # (plate_guard); None (unknown) never charges silently.
+    exit_read: str | None = None
+    read_confidence: float | None = None
 
 
 @dataclass
@@ -44,6 +52,9 @@ class ExitPayment:
 
 
 async def decide_exit(db: AsyncSession, ctx: ExitContext) -> ExitPayment:
+    refusal = linked_charge_refusal(
+        ctx.plate_norm, ctx.exit_read, ctx.read_confidence, get_payment_settings().linked_min_read_confidence
+    )
     a = await service.exit_decision(
         db,
         session_id=ctx.session_id,
@@ -52,8 +63,16 @@ async def decide_exit(db: AsyncSession, ctx: ExitContext) -> ExitPayment:
         plate=ctx.plate_norm,
         fee_vnd=ctx.fee_vnd,
         offline=ctx.offline,
+        allow_linked=refusal is None,
     )
-    return ExitPayment(a.action, a.title, a.lines, a.payment, a.payment_status, a.flags)
+    lines, flags = list(a.lines), list(a.flags)
+    if refusal is not None and "linked_account" not in flags and a.payment_status == "awaiting_qr":
+        # The driver sees which plate the stay is billed to before paying.
+        plate = vnplate.parse(ctx.plate_norm or "")
+        shown = plate.canonical if plate else (ctx.plate_norm or "?")
+        lines.insert(0, f"Biển số / Plate: {shown}")
+        flags.append(f"linked_not_charged:{refusal}")
+    return ExitPayment(a.action, a.title, lines, a.payment, a.payment_status, flags)
 
 
 async def entry_notice(db: AsyncSession, *, lot_id: uuid.UUID, plate_norm: str) -> str | None:

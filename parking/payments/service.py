@@ -213,13 +213,15 @@ async def exit_decision(
     fee_vnd: int,
     offline: bool,
     settings: PaymentSettings | None = None,
+    allow_linked: bool = True,
 ) -> ExitAnswer:
     s = settings or get_payment_settings()
     if fee_vnd <= 0:
         return ExitAnswer("open", THANKS, ["Miễn phí / No charge"], "free")
     # Revenue is recognised once per session; payments (now or later) clear the receivable.
     await repo.post_entry(db, ledger.fee_recognised(session_id=session_id, lot_id=lot_id, fee_vnd=fee_vnd))
-    linked = await repo.linked_method_for_plate(db, plate) if plate else None
+    # allow_linked=False: the exit read is not certain to be this plate (exit_hook / plate_guard).
+    linked = await repo.linked_method_for_plate(db, plate) if plate and allow_linked else None
     if linked is not None:
         driver_id, method = linked
         answer = await _exit_linked(
