@@ -381,6 +381,16 @@ def main() -> None:
         sched.load_state_dict(state["sched"])
         start, best = state["step"], state["best"]
         rng.setstate(state["rng"])
+        if state["sched"]["total_steps"] != args.steps:
+            # Resumed with another step budget (the shared CPU was slower than planned): anneal the
+            # learning rate linearly from where it is to zero over the remaining steps.
+            lr_now = opt.param_groups[0]["lr"]
+            remaining = max(1, args.steps - start)
+            for g in opt.param_groups:
+                g["lr"] = g["initial_lr"] = lr_now  # LambdaLR scales initial_lr
+            sched = torch.optim.lr_scheduler.LambdaLR(  # type: ignore[assignment]
+                opt, lambda k: max(0.0, 1.0 - k / remaining)
+            )
     t0 = time.time()
     loss_avg = 0.0
     for step in range(start, args.steps):

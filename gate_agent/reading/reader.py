@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from gate_agent.reading.confidence import Calibrator, plate_features
 from gate_agent.reading.decode import (
     BOTTOM_LINE,
     CAR_LINE,
@@ -46,6 +47,10 @@ _ONE_LINE_MIN_ASPECT = 1.9
 _TWO_LINE_MAX_ASPECT = 2.6
 
 
+# A grammatical reading: norm, canonical, kind, weakest character, logp, logp without the layout priors.
+_Cand = tuple[str, str, str, float, float, float]
+
+
 @dataclass(frozen=True, slots=True)
 class CropRead:
     norm: str
@@ -53,6 +58,7 @@ class CropRead:
     kind: str
     confidence: float
     logp: float
+    features: dict[str, float] | None = None  # what the calibrated confidence sees (confidence.py)
 
 
 def _fix_province(probs: np.ndarray, layout: Layout, dec: Decoded) -> Decoded | None:
@@ -92,8 +98,31 @@ def decode_line(probs: np.ndarray, layouts: tuple[Layout, ...]) -> list[tuple[La
 class PipelineReader:
     """Reads plates with any ``LineRecognizer``; see docs/plate-reading.md for the method."""
 
-    def __init__(self, engine: LineRecognizer) -> None:
+    def __init__(self, engine: LineRecognizer, calibrator: Calibrator | None = None) -> None:
         self.engine = engine
+        # Maps a read's structural features to P(read is right); None: the weakest character's probability.
+        self.calibrator = calibrator
+
+    def _finish(self, cands: list[_Cand], geometry: dict[str, float]) -> CropRead | None:
+        """The best grammatical candidate with its features. ``cands``: (norm, canonical, kind, min char
+        probability, logp, logp without layout priors), best first, already grammar-checked."""
+        if not cands:
+            return None
+        norm, canonical, kind, min_char, logp, raw = cands[0]
+        alt = next((c for c in cands[1:] if c[0] != norm), None)
+        alt_len = next((c for c in cands[1:] if len(c[0]) != len(norm)), None)
+        feats = plate_features(
+            min_char=min_char,
+            logp=logp,
+            n_chars=len(norm),
+            margin=logp - alt[4] if alt else None,
+            raw_margin=raw - alt[5] if alt else None,
+            len_margin=logp - alt_len[4] if alt_len else None,
+            two_rows=kind == "moto" or geometry.get("two_rows", 0.0) > 0,
+            geometry=geometry,
+        )
+        conf = self.calibrator.predict(feats) if self.calibrator is not None else min_char
+        return CropRead(norm, canonical, kind, conf, logp, feats)
 
     @property
     def name(self) -> str:
@@ -101,25 +130,35 @@ class PipelineReader:
 
     def _one_line(self, gray: np.ndarray) -> CropRead | None:
         (probs,) = self.engine.line_probs([gray])
-        for _, dec in decode_line(probs, CAR_LINE):
+        cands: list[_Cand] = []
+        for layout, dec in decode_line(probs, CAR_LINE):
             plate = parse(dec.text, kind_hint="car")
             if plate is not None and plate.kind == "car":
-                return CropRead(plate.norm, plate.canonical, "car", dec.confidence, dec.logp)
-        return None
+                cands.append((plate.norm, plate.canonical, "car", dec.confidence, dec.logp, dec.logp - layout.prior))
+        h, w = gray.shape[:2]
+        return self._finish(cands, {"aspect_top": w / max(1, h)})
 
     def _two_lines(self, top: np.ndarray, bottom: np.ndarray) -> CropRead | None:
         p_top, p_bottom = self.engine.line_probs([top, bottom])
         tops = decode_line(p_top, TOP_LINE)
         bottoms = decode_line(p_bottom, BOTTOM_LINE)
         combos = sorted(((t, b) for t in tops for b in bottoms), key=lambda tb: -(tb[0][1].logp + tb[1][1].logp))
-        for (t_layout, t_dec), (_, b_dec) in combos:
+        cands: list[_Cand] = []
+        for (t_layout, t_dec), (b_layout, b_dec) in combos:
             kind = "car" if t_layout.name.startswith("car") else "moto"
             plate = parse(t_dec.text + b_dec.text, kind_hint=kind)
             if plate is None or plate.kind != kind:
                 continue
+            logp = t_dec.logp + b_dec.logp
             conf = min(t_dec.confidence, b_dec.confidence)
-            return CropRead(plate.norm, plate.canonical, kind, conf, t_dec.logp + b_dec.logp)
-        return None
+            cands.append((plate.norm, plate.canonical, kind, conf, logp, logp - t_layout.prior - b_layout.prior))
+        geometry = {
+            "two_rows": 1.0,
+            "aspect_top": top.shape[1] / max(1, top.shape[0]),
+            "aspect_bottom": bottom.shape[1] / max(1, bottom.shape[0]),
+            "width_ratio": bottom.shape[1] / max(1, top.shape[1]),
+        }
+        return self._finish(cands, geometry)
 
     def read_crop(self, crop: np.ndarray, whole_image: bool = False) -> CropRead | None:
         """Read one plate crop. With ``whole_image``, give up unless the characters are big enough for
