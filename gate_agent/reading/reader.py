@@ -241,6 +241,7 @@ class PipelineReader:
                     crop_jpeg=jpeg.tobytes() if ok else None,
                     engine=self.engine.name,
                     latency_ms=latency,
+                    features=r.features,
                 )
             )
         return out
