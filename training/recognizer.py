@@ -421,8 +421,8 @@ def main() -> None:
             improved = acc > best
             if improved:
                 best = acc
-                export_onnx(model, args.out)
                 torch.save(model.state_dict(), args.ckpt.with_suffix(".best.pt"))
+                export_onnx(model, args.out)
             torch.save(
                 {
                     "model": model.state_dict(),

@@ -28,9 +28,15 @@ def make_reader(engine: str = "default", threads: int = 1) -> PlateReader:
     name = DEFAULT_ENGINE if engine == "default" else engine
     if name == "vnlpr":
         from gate_agent.reading.confidence import Calibrator
+        from gate_agent.reading.detect import PlateDetector
 
-        engine_ = TrainedLines(threads=threads)
-        return PipelineReader(engine_, Calibrator.load(MODELS_DIR / "lines.calib.json"))
+        det_path = MODELS_DIR / "plates.onnx"
+        return PipelineReader(
+            TrainedLines(threads=threads),
+            calibrator=Calibrator.load(MODELS_DIR / "lines.calib.json"),
+            detector=PlateDetector(det_path, threads=threads) if det_path.exists() else None,
+            ranker=Calibrator.load(MODELS_DIR / "candidates.json"),
+        )
     if name == "easyocr":
         return PipelineReader(EasyOcrLines(threads=threads))
     if name == "rapidocr":

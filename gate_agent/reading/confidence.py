@@ -158,9 +158,12 @@ def reliability(confidence: Sequence[float], correct: Sequence[bool], thresholds
 
 def threshold_for(confidence: Sequence[float], correct: Sequence[bool], max_wrong_rate: float) -> float:
     """The lowest threshold whose wrong-among-accepted rate is at most ``max_wrong_rate`` at that
-    threshold and at every higher one (so the rate does not creep back up above the operating point)."""
+    threshold and at every higher one (so the rate does not creep back up above the operating point).
+    When even the most confident reads are too often wrong, the threshold is just above all of them."""
     pairs = sorted(zip(confidence, correct, strict=True), key=lambda p: -p[0])
-    best = 1.0
+    if not pairs:
+        return 1.0
+    best = math.nextafter(max(1.0, pairs[0][0]), math.inf)
     wrong = 0
     for i, (c, ok) in enumerate(pairs, start=1):
         wrong += 0 if ok else 1

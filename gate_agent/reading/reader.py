@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from gate_agent.reading.colour import plate_colour
 from gate_agent.reading.confidence import Calibrator, plate_features
 from gate_agent.reading.decode import (
     BOTTOM_LINE,
@@ -18,6 +19,7 @@ from gate_agent.reading.decode import (
     collapse_blanks,
     constrained,
 )
+from gate_agent.reading.detect import PlateDetector
 from gate_agent.reading.engines import LineRecognizer
 from gate_agent.reading.localize import (
     BBox,
@@ -30,7 +32,7 @@ from gate_agent.reading.localize import (
     to_gray,
 )
 from gate_agent.reading.types import PlateRead
-from vnplate import PROVINCE_CODES, parse
+from vnplate import PROVINCE_CODES, parse, plate_category
 
 # An image is taken as a plate crop when its characters are at least this fraction of its height
 # (about 0.3 on two-line plates, 0.6 on one-line plates, under 0.1 in gate-camera frames).
@@ -98,8 +100,16 @@ def decode_line(probs: np.ndarray, layouts: tuple[Layout, ...]) -> list[tuple[La
 class PipelineReader:
     """Reads plates with any ``LineRecognizer``; see docs/plate-reading.md for the method."""
 
-    def __init__(self, engine: LineRecognizer, calibrator: Calibrator | None = None) -> None:
+    def __init__(
+        self,
+        engine: LineRecognizer,
+        calibrator: Calibrator | None = None,
+        detector: PlateDetector | None = None,
+        ranker: Calibrator | None = None,
+    ) -> None:
         self.engine = engine
+        self.detector = detector  # the trained plate detector (detect.py), tried before the classical search
+        self.ranker = ranker  # re-ranks the classical candidates (training/ranker.py)
         # Maps a read's structural features to P(read is right); None: the weakest character's probability.
         self.calibrator = calibrator
 
@@ -212,11 +222,19 @@ class PipelineReader:
         # A weak read of the whole image may be text that is not a plate (a timestamp overlay): then
         # look for plates inside it too.
         if not found or found[0][0].confidence < _CROP_TRUSTED:
-            for cand in propose(frame_bgr):
-                x, y, bw, bh = cand.bbox
+            boxes: list[BBox] = []
+            if self.detector is not None:
+                # The trained detector's boxes first; the classical candidates still run after them
+                # (they find plates the detector misses, e.g. in frames far larger than its training scenes).
+                boxes += [b for b, _ in self.detector.boxes(frame_bgr)]
+            for cand in propose(frame_bgr, ranker=self.ranker):
+                if not any(iou(cand.bbox, b) > 0.6 for b in boxes):
+                    boxes.append(cand.bbox)
+            for box in boxes:
+                x, y, bw, bh = box
                 r = self.read_crop(frame_bgr[y : y + bh, x : x + bw])
                 if r is not None:
-                    found.append((r, cand.bbox))
+                    found.append((r, box))
         # One read per plate: candidates overlapping a more confident read are the same plate seen
         # through another crop (often with a character more or less), and so are repeated texts.
         kept: list[tuple[CropRead, BBox]] = []
@@ -242,6 +260,7 @@ class PipelineReader:
                     engine=self.engine.name,
                     latency_ms=latency,
                     features=r.features,
+                    category=plate_category(r.norm, plate_colour(frame_bgr[y : y + bh, x : x + bw])),
                 )
             )
         return out

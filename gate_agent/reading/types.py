@@ -22,6 +22,9 @@ class PlateRead:
     latency_ms: float  # time spent on the whole frame
     # The structural features the calibrated confidence was computed from (gate_agent/reading/confidence.py).
     features: dict[str, float] | None = None
+    # vnplate.plate_category from the series and the background colour: civilian, commercial (yellow),
+    # state (blue), military (red), diplomatic (NG), foreign_org (NN).
+    category: str | None = None
 
 
 class PlateReader(Protocol):
