@@ -39,6 +39,7 @@ plate-models: $(STAMP)
 	$(BIN)/python -m training.detector --data $(DATA) --steps 1000 --eval-every 250 --out $(MODELS)/plates.onnx
 	$(BIN)/python -m training.ranker --data $(DATA)
 	$(BIN)/python -m training.calibrate --data $(DATA)
+	$(BIN)/python -m training.calibrate --data $(DATA) --engine vnlpr+rapidocr
 
 clean-data:
 	rm -rf .parking

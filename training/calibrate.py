@@ -1,12 +1,12 @@
 """Fit the read-confidence calibration and pick the gate's thresholds on held-out plates.
 
-    python -m training.calibrate --data ../shared/datasets/vn-train
+    python -m training.calibrate --data ../shared/datasets/vn-train [--engine vnlpr+rapidocr]
 
 Reads the *calibration half* of the vn-train validation plates (``eval.holdout_part``; the recogniser
 never trained on any validation plate, and nothing was tuned on this half) with the trained engine, fits
 ``confidence.fit`` on the structural features of each read, and writes
 
-* ``gate_agent/reading/models/lines.calib.json`` (the calibrator), and
+* ``gate_agent/reading/models/<engine>.calib.json`` (the calibrator), and
 * ``gate_agent/reading/models/operating_point.json``: the lowest thresholds whose wrong-among-accepted
   rate on this half is at most 0.5 % (``operating_threshold``, the gate's "accept") and 0.1 %
   (``charge_threshold``, a linked account may be charged without asking).
@@ -25,9 +25,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2
 
-from gate_agent.reading import MODELS_DIR
-from gate_agent.reading.confidence import fit, reliability, threshold_for
-from gate_agent.reading.engines import TrainedLines
+from gate_agent.reading import MODELS_DIR, make_reader
+from gate_agent.reading.confidence import FEATURES, fit, reliability, threshold_for
 from gate_agent.reading.eval import CALIBRATION_THRESHOLDS, load_labels
 from gate_agent.reading.reader import PipelineReader
 
@@ -35,7 +34,7 @@ from gate_agent.reading.reader import PipelineReader
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=Path("../shared/datasets/vn-train"))
-    ap.add_argument("--model", type=Path, default=MODELS_DIR / "lines.onnx")
+    ap.add_argument("--engine", choices=("vnlpr", "vnlpr+rapidocr"), default="vnlpr")
     ap.add_argument("--out-dir", type=Path, default=MODELS_DIR)
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args()
@@ -43,7 +42,9 @@ def main() -> None:
     rows, _ = load_labels(args.data / "crops.csv", split="val", part="calib")
     if args.limit:
         rows = rows[: args.limit]
-    reader = PipelineReader(TrainedLines(threads=1, model_path=str(args.model)))
+    reader = make_reader(args.engine, threads=1)
+    assert isinstance(reader, PipelineReader)
+    reader.calibrator = None  # features and the raw weakest-character confidence only
     feats: list[dict[str, float]] = []
     correct: list[bool] = []
     n_none = 0
@@ -60,13 +61,14 @@ def main() -> None:
             continue
         feats.append(reads[0].features)
         correct.append(reads[0].text_norm == row.truths[0])
-    cal = fit(feats, correct)
+    names = (*FEATURES, "engines_agree") if reader.second is not None else FEATURES
+    cal = fit(feats, correct, names)
     conf = [cal.predict(f) for f in feats]
     op = threshold_for(conf, correct, 0.005)
     charge = threshold_for(conf, correct, 0.001)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "lines.calib.json").write_text(cal.to_json() + "\n")
-    point = {"vnlpr": {"operating_threshold": round(op, 4), "charge_threshold": round(charge, 4)}}
+    (args.out_dir / f"{args.engine}.calib.json").write_text(cal.to_json() + "\n")
+    point = {args.engine: {"operating_threshold": round(op, 4), "charge_threshold": round(charge, 4)}}
     path = args.out_dir / "operating_point.json"
     table = json.loads(path.read_text()) if path.exists() else {}
     table.update(point)
@@ -78,7 +80,7 @@ def main() -> None:
                 "no_read": n_none,
                 "correct": sum(correct),
                 "weights": dict(zip(("bias", *cal.names), cal.weights.round(3).tolist(), strict=True)),
-                **point["vnlpr"],
+                **point[args.engine],
                 "in_sample": reliability(conf, correct, CALIBRATION_THRESHOLDS),
             }
         )

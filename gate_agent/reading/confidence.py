@@ -72,6 +72,7 @@ def plate_features(
         "two_rows": 1.0 if two_rows else 0.0,
         "density_dev": min(3.0, dens_dev),
         "width_ratio_dev": min(3.0, ratio_dev),
+        **({"engines_agree": geometry["engines_agree"]} if "engines_agree" in geometry else {}),
     }
 
 

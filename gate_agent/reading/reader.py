@@ -97,8 +97,39 @@ def decode_line(probs: np.ndarray, layouts: tuple[Layout, ...]) -> list[tuple[La
     return out
 
 
+def _one_line_cands(engine: LineRecognizer, gray: np.ndarray) -> list[_Cand]:
+    (probs,) = engine.line_probs([gray])
+    cands: list[_Cand] = []
+    for layout, dec in decode_line(probs, CAR_LINE):
+        plate = parse(dec.text, kind_hint="car")
+        if plate is not None and plate.kind == "car":
+            cands.append((plate.norm, plate.canonical, "car", dec.confidence, dec.logp, dec.logp - layout.prior))
+    return cands
+
+
+def _two_line_cands(engine: LineRecognizer, top: np.ndarray, bottom: np.ndarray) -> list[_Cand]:
+    p_top, p_bottom = engine.line_probs([top, bottom])
+    tops = decode_line(p_top, TOP_LINE)
+    bottoms = decode_line(p_bottom, BOTTOM_LINE)
+    combos = sorted(((t, b) for t in tops for b in bottoms), key=lambda tb: -(tb[0][1].logp + tb[1][1].logp))
+    cands: list[_Cand] = []
+    for (t_layout, t_dec), (b_layout, b_dec) in combos:
+        kind = "car" if t_layout.name.startswith("car") else "moto"
+        plate = parse(t_dec.text + b_dec.text, kind_hint=kind)
+        if plate is None or plate.kind != kind:
+            continue
+        logp = t_dec.logp + b_dec.logp
+        conf = min(t_dec.confidence, b_dec.confidence)
+        cands.append((plate.norm, plate.canonical, kind, conf, logp, logp - t_layout.prior - b_layout.prior))
+    return cands
+
+
 class PipelineReader:
-    """Reads plates with any ``LineRecognizer``; see docs/plate-reading.md for the method."""
+    """Reads plates with any ``LineRecognizer``; see docs/plate-reading.md for the method.
+
+    With a ``second`` engine, every line is also read by it and whether both engines agree on the plate
+    becomes one more feature of the calibrated confidence (the text is always the first engine's).
+    """
 
     def __init__(
         self,
@@ -106,8 +137,10 @@ class PipelineReader:
         calibrator: Calibrator | None = None,
         detector: PlateDetector | None = None,
         ranker: Calibrator | None = None,
+        second: LineRecognizer | None = None,
     ) -> None:
         self.engine = engine
+        self.second = second
         self.detector = detector  # the trained plate detector (detect.py), tried before the classical search
         self.ranker = ranker  # re-ranks the classical candidates (training/ranker.py)
         # Maps a read's structural features to P(read is right); None: the weakest character's probability.
@@ -136,38 +169,28 @@ class PipelineReader:
 
     @property
     def name(self) -> str:
-        return self.engine.name
+        return self.engine.name + (f"+{self.second.name}" if self.second is not None else "")
 
     def _one_line(self, gray: np.ndarray) -> CropRead | None:
-        (probs,) = self.engine.line_probs([gray])
-        cands: list[_Cand] = []
-        for layout, dec in decode_line(probs, CAR_LINE):
-            plate = parse(dec.text, kind_hint="car")
-            if plate is not None and plate.kind == "car":
-                cands.append((plate.norm, plate.canonical, "car", dec.confidence, dec.logp, dec.logp - layout.prior))
         h, w = gray.shape[:2]
-        return self._finish(cands, {"aspect_top": w / max(1, h)})
+        geometry = {"aspect_top": w / max(1, h)}
+        cands = _one_line_cands(self.engine, gray)
+        if self.second is not None and cands:
+            other = _one_line_cands(self.second, gray)
+            geometry["engines_agree"] = 1.0 if other and other[0][0] == cands[0][0] else 0.0
+        return self._finish(cands, geometry)
 
     def _two_lines(self, top: np.ndarray, bottom: np.ndarray) -> CropRead | None:
-        p_top, p_bottom = self.engine.line_probs([top, bottom])
-        tops = decode_line(p_top, TOP_LINE)
-        bottoms = decode_line(p_bottom, BOTTOM_LINE)
-        combos = sorted(((t, b) for t in tops for b in bottoms), key=lambda tb: -(tb[0][1].logp + tb[1][1].logp))
-        cands: list[_Cand] = []
-        for (t_layout, t_dec), (b_layout, b_dec) in combos:
-            kind = "car" if t_layout.name.startswith("car") else "moto"
-            plate = parse(t_dec.text + b_dec.text, kind_hint=kind)
-            if plate is None or plate.kind != kind:
-                continue
-            logp = t_dec.logp + b_dec.logp
-            conf = min(t_dec.confidence, b_dec.confidence)
-            cands.append((plate.norm, plate.canonical, kind, conf, logp, logp - t_layout.prior - b_layout.prior))
+        cands = _two_line_cands(self.engine, top, bottom)
         geometry = {
             "two_rows": 1.0,
             "aspect_top": top.shape[1] / max(1, top.shape[0]),
             "aspect_bottom": bottom.shape[1] / max(1, bottom.shape[0]),
             "width_ratio": bottom.shape[1] / max(1, top.shape[1]),
         }
+        if self.second is not None and cands:
+            other = _two_line_cands(self.second, top, bottom)
+            geometry["engines_agree"] = 1.0 if other and other[0][0] == cands[0][0] else 0.0
         return self._finish(cands, geometry)
 
     def read_crop(self, crop: np.ndarray, whole_image: bool = False) -> CropRead | None:

@@ -45,7 +45,7 @@ def test_prepared_line_is_fixed_size_and_bounded(h: int, w: int, a: int, b: int)
 
 
 def test_models_ship_and_are_small() -> None:
-    for name in ("lines.onnx", "lines.calib.json", "operating_point.json"):
+    for name in ("lines.onnx", "vnlpr.calib.json", "operating_point.json"):
         assert (MODELS_DIR / name).is_file(), name
     assert (MODELS_DIR / "lines.onnx").stat().st_size < 8_000_000
     op = json.loads((MODELS_DIR / "operating_point.json").read_text())["vnlpr"]
