@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     per_height: dict[str, list[tuple[bool, float]]] = defaultdict(list)
     per_condition: dict[str, list[tuple[bool, float]]] = defaultdict(list)
     confidences: list[float] = []
+    categories: dict[str, int] = defaultdict(int)
     corrects: list[bool] = []
     overall: list[tuple[bool, float]] = []
     plates_total = plates_found = extra_reads = 0
@@ -252,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
             per_height[bucket].append((ok, ca))
             per_condition[cond].append((ok, ca))
             top = reads[0] if reads else None
+            if top is not None:
+                categories[getattr(top, "category", None) or "unknown"] += 1
             # A frame's read for calibration: the main plate's read if found, else the top read.
             main = next((r for r in reads if r.text_norm == main_truth), top) if frames else top
             confidences.append(main.confidence if main else 0.0)
@@ -278,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         "by_subset": {k: _group_stats(v) for k, v in sorted(per_subset.items())},
         "by_height": {k: _group_stats(v) for k, v in sorted(per_height.items())},
         "by_condition": {k: _group_stats(v) for k, v in sorted(per_condition.items())},
+        "read_categories": dict(sorted(categories.items())),
         "out_csv": str(out_csv),
     }
     op = operating_point(result["engine"])
