@@ -39,7 +39,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args()
 
-    rows, _ = load_labels(args.data / "crops.csv", split="val", part="calib")
+    # Only rows with reliable labels: a wrong label read right would look like a confident error.
+    rows, _ = load_labels(args.data / "crops.csv", split="val", part="calib", clean=True)
     if args.limit:
         rows = rows[: args.limit]
     reader = make_reader(args.engine, threads=1)
