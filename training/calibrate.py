@@ -34,7 +34,7 @@ from gate_agent.reading.reader import PipelineReader
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=Path("../shared/datasets/vn-train"))
-    ap.add_argument("--engine", choices=("vnlpr", "vnlpr+rapidocr"), default="vnlpr")
+    ap.add_argument("--engine", choices=("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr"), default="vnlpr")
     ap.add_argument("--out-dir", type=Path, default=MODELS_DIR)
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args()
@@ -48,6 +48,7 @@ def main() -> None:
     reader.calibrator = None  # features and the raw weakest-character confidence only
     feats: list[dict[str, float]] = []
     correct: list[bool] = []
+    plates: list[str] = []
     n_none = 0
     for row in rows:
         img = cv2.imread(str(args.data / "crops" / row.file))
@@ -62,8 +63,11 @@ def main() -> None:
             continue
         feats.append(reads[0].features)
         correct.append(reads[0].text_norm == row.truths[0])
+        plates.append(row.truths[0])
     names = (*FEATURES, "engines_agree") if reader.second is not None else FEATURES
-    cal = fit(feats, correct, names)
+    # Weighted by plate: the LPRNet subset has ~10 variants of each plate, whose errors are not independent.
+    per_plate = {p: plates.count(p) for p in set(plates)}
+    cal = fit(feats, correct, names, weights=[1.0 / per_plate[p] for p in plates])
     conf = [cal.predict(f) for f in feats]
     op = threshold_for(conf, correct, 0.005)
     charge = threshold_for(conf, correct, 0.001)

@@ -13,7 +13,7 @@ from gate_agent.reading.types import PlateRead, PlateReader
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "FrameFuser", "FusedPlate", "PlateRead", "PlateReader", "make_reader"]
 
-ENGINES = ("vnlpr", "vnlpr+rapidocr", "rapidocr", "easyocr")
+ENGINES = ("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr", "rapidocr", "easyocr")
 DEFAULT_ENGINE = "rapidocr"  # more accurate and faster on the shared photos: docs/plate-reading.md
 
 
@@ -26,17 +26,19 @@ def make_reader(engine: str = "default", threads: int = 1) -> PlateReader:
     from gate_agent.reading.reader import PipelineReader
 
     name = DEFAULT_ENGINE if engine == "default" else engine
-    if name in ("vnlpr", "vnlpr+rapidocr"):
+    if name in ("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr"):
         from gate_agent.reading.confidence import Calibrator
         from gate_agent.reading.detect import PlateDetector
 
         det_path = MODELS_DIR / "plates.onnx"
+        first, second = name.split("+") if "+" in name else (name, None)
+        lines = {"vnlpr": TrainedLines, "rapidocr": RapidOcrLines}
         return PipelineReader(
-            TrainedLines(threads=threads),
+            lines[first](threads=threads),
             calibrator=Calibrator.load(MODELS_DIR / f"{name}.calib.json"),
             detector=PlateDetector(det_path, threads=threads) if det_path.exists() else None,
             ranker=Calibrator.load(MODELS_DIR / "candidates.json"),
-            second=RapidOcrLines(threads=threads) if name == "vnlpr+rapidocr" else None,
+            second=lines[second](threads=threads) if second else None,
         )
     if name == "easyocr":
         return PipelineReader(EasyOcrLines(threads=threads))

@@ -114,11 +114,18 @@ class Calibrator:
 
 
 def fit(
-    rows: Sequence[dict[str, float]], correct: Sequence[bool], names: Sequence[str] = FEATURES, l2: float = 1.0
+    rows: Sequence[dict[str, float]],
+    correct: Sequence[bool],
+    names: Sequence[str] = FEATURES,
+    l2: float = 1.0,
+    weights: Sequence[float] | None = None,
 ) -> Calibrator:
-    """L2-regularised logistic regression by Newton's method on standardised features."""
+    """L2-regularised logistic regression by Newton's method on standardised features. ``weights`` per
+    row (e.g. 1 / photos of that plate, so ten variants of one plate do not count as ten plates)."""
     x = np.stack([_vector(r, names) for r in rows])
     y = np.asarray(correct, dtype=np.float64)
+    sw = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    sw = sw * len(sw) / max(float(sw.sum()), 1e-12)
     mean = x.mean(axis=0)
     scale = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
     z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
@@ -127,8 +134,8 @@ def fit(
     reg[0] = 0.0
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -40, 40)))
-        grad = z.T @ (p - y) + reg * w
-        hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(reg) + 1e-9 * np.eye(len(w))
+        grad = z.T @ (sw * (p - y)) + reg * w
+        hess = (z * (sw * p * (1 - p))[:, None]).T @ z + np.diag(reg) + 1e-9 * np.eye(len(w))
         step = np.linalg.solve(hess, grad)
         w -= step
         if float(np.abs(step).max()) < 1e-8:
