@@ -40,6 +40,8 @@ plate-models: $(STAMP)
 	$(BIN)/python -m training.ranker --data $(DATA)
 	$(BIN)/python -m training.calibrate --data $(DATA)
 	$(BIN)/python -m training.calibrate --data $(DATA) --engine vnlpr+rapidocr
+	$(BIN)/python -m training.calibrate --data $(DATA) --engine rapidocr+vnlpr
+	$(BIN)/python -m training.calibrate --data $(DATA) --engine rapidocr
 
 clean-data:
 	rm -rf .parking

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from pathlib import Path
 
@@ -34,7 +35,12 @@ from gate_agent.reading.reader import PipelineReader
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=Path("../shared/datasets/vn-train"))
-    ap.add_argument("--engine", choices=("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr"), default="vnlpr")
+    ap.add_argument(
+        "--engine",
+        choices=("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr", "rapidocr"),
+        default="vnlpr",
+        help="rapidocr: no calibrator, thresholds on its own confidence",
+    )
     ap.add_argument("--out-dir", type=Path, default=MODELS_DIR)
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args()
@@ -69,10 +75,13 @@ def main() -> None:
     per_plate = {p: plates.count(p) for p in set(plates)}
     cal = fit(feats, correct, names, weights=[1.0 / per_plate[p] for p in plates])
     conf = [cal.predict(f) for f in feats]
+    if args.engine == "rapidocr":  # its own confidence (weakest character), no calibrator written
+        conf = [math.exp(f["log_min_char"]) for f in feats]
     op = threshold_for(conf, correct, 0.005)
     charge = threshold_for(conf, correct, 0.001)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / f"{args.engine}.calib.json").write_text(cal.to_json() + "\n")
+    if args.engine != "rapidocr":
+        (args.out_dir / f"{args.engine}.calib.json").write_text(cal.to_json() + "\n")
     point = {args.engine: {"operating_threshold": round(op, 4), "charge_threshold": round(charge, 4)}}
     path = args.out_dir / "operating_point.json"
     table = json.loads(path.read_text()) if path.exists() else {}

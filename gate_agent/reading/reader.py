@@ -61,6 +61,10 @@ class CropRead:
     confidence: float
     logp: float
     features: dict[str, float] | None = None  # what the calibrated confidence sees (confidence.py)
+    # The weakest character's probability. The reader's own choices (is the whole image a crop, which
+    # of two overlapping reads to keep) use it, so calibration never changes WHAT is read, only the
+    # reported ``confidence``: the calibration data then match what the gate reads.
+    raw: float = 0.0
 
 
 def _fix_province(probs: np.ndarray, layout: Layout, dec: Decoded) -> Decoded | None:
@@ -165,7 +169,7 @@ class PipelineReader:
             geometry=geometry,
         )
         conf = self.calibrator.predict(feats) if self.calibrator is not None else min_char
-        return CropRead(norm, canonical, kind, conf, logp, feats)
+        return CropRead(norm, canonical, kind, conf, logp, feats, min_char)
 
     @property
     def name(self) -> str:
@@ -230,7 +234,7 @@ class PipelineReader:
             r = self._two_lines(*split_two_lines(gray))
             if r is not None:
                 reads.append(r)
-        return max(reads, key=lambda r: r.confidence) if reads else None
+        return max(reads, key=lambda r: r.raw) if reads else None
 
     def read(self, frame_bgr: np.ndarray) -> list[PlateRead]:
         t0 = time.perf_counter()
@@ -244,7 +248,7 @@ class PipelineReader:
                 found.append((r, (0, 0, w, h)))
         # A weak read of the whole image may be text that is not a plate (a timestamp overlay): then
         # look for plates inside it too.
-        if not found or found[0][0].confidence < _CROP_TRUSTED:
+        if not found or found[0][0].raw < _CROP_TRUSTED:
             boxes: list[BBox] = []
             if self.detector is not None:
                 # The trained detector's boxes first; the classical candidates still run after them
@@ -261,8 +265,8 @@ class PipelineReader:
         # One read per plate: candidates overlapping a more confident read are the same plate seen
         # through another crop (often with a character more or less), and so are repeated texts.
         kept: list[tuple[CropRead, BBox]] = []
-        for r, box in sorted(found, key=lambda rb: -rb[0].confidence):
-            if r.confidence < _MIN_CONFIDENCE:
+        for r, box in sorted(found, key=lambda rb: -rb[0].raw):
+            if r.raw < _MIN_CONFIDENCE:
                 continue
             if any(r.norm == k.norm or iou(box, kbox) > 0.3 for k, kbox in kept):
                 continue

@@ -19,9 +19,10 @@ class PaymentSettings(BaseSettings):
     charge_deadline_s: float = Field(1.5, gt=0)
     default_deferred_limit_vnd: int = Field(300_000, ge=0)
     # A linked account is charged silently only when the exit read equals the session's plate with at
-    # least this fused read confidence: the gate agent's operating threshold, chosen on held-out photos
-    # for a wrong-accept rate <= 0.1 % (docs/plate-reading.md, `python -m gate_agent eval --json`).
-    linked_min_read_confidence: float = Field(0.9, ge=0, le=1)
+    # least this fused read confidence: the default engine's `charge_threshold` (rapidocr), chosen on the
+    # calibration half of the held-out plates for a wrong-accept rate <= 0.1 % (docs/plate-reading.md,
+    # `python -m gate_agent eval --json`). Anything weaker shows the VietQR with the plate.
+    linked_min_read_confidence: float = Field(0.9967, ge=0, le=1)
 
     # Bank-side confirmation credentials. Unset → that notification shape is refused.
     sepay_api_key: str | None = "dev-provider-secret"

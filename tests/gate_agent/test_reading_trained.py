@@ -82,14 +82,16 @@ def test_held_out_crops(vn_train: Path, tmp_path: Path, capsys: pytest.CaptureFi
         w.writeheader()
         w.writerows(rows)
     code = main(["--labels", str(labels), "--images", str(vn_train / "crops"), "--engine", "vnlpr", "--json",
-                 "--warmup", "0", "--out-csv", str(tmp_path / "r.csv")])  # fmt: skip
+                 "--clean-labels", "--warmup", "0", "--out-csv", str(tmp_path / "r.csv")])  # fmt: skip
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["n"] == len(rows)
-    assert result["exact_match"] >= 0.85, result["exact_match"]
-    assert {"operating_threshold", "latency_ms", "by_height", "by_condition"} <= set(result)
-    # At the operating threshold, at most 2 of the ~120 accepted reads may be wrong.
-    assert result["at_operating"]["wrong"] <= 2, result["at_operating"]
+    assert 0 < result["n"] <= len(rows)
+    # Measured 95.5 % on the whole test half with clean labels (docs/plate-reading.md).
+    assert result["exact_match"] >= 0.9, result["exact_match"]
+    assert {"operating_threshold", "charge_threshold", "at_operating", "by_height", "by_condition"} <= set(result)
+    with (tmp_path / "r.csv").open(newline="") as f:
+        out = list(csv.DictReader(f))
+    assert {"file", "truth", "read", "confidence", "exact", "height_bucket", "condition"} <= set(out[0])
 
 
 def test_detector_finds_held_out_plates(vn_train: Path) -> None:
