@@ -18,6 +18,7 @@ import math
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -69,7 +70,7 @@ def augment(img: np.ndarray, boxes: np.ndarray, rng: random.Random) -> tuple[np.
         img = img[:, ::-1].copy()
         ww = img.shape[1]
         boxes = np.stack([ww - boxes[:, 2], boxes[:, 1], ww - boxes[:, 0], boxes[:, 3]], axis=1)
-    out = img.astype(np.float32)
+    out: Any = img.astype(np.float32)
     out = out * rng.uniform(0.5, 1.3) + rng.uniform(-40, 40)
     if rng.random() < 0.25:
         out = 255.0 * (np.clip(out, 0, 255) / 255.0) ** rng.uniform(1.3, 2.5)
@@ -102,7 +103,7 @@ def targets(boxes: np.ndarray, scale: float, ox: int, oy: int) -> tuple[np.ndarr
     return heat, reg, mask
 
 
-def build_model():  # type: ignore[no-untyped-def]
+def build_model():
     import torch
     from torch import nn
 
@@ -129,7 +130,7 @@ def build_model():  # type: ignore[no-untyped-def]
             )
             self.heat = nn.Conv2d(64, 1, 1)
             self.reg = nn.Conv2d(64, 4, 1)
-            nn.init.constant_(self.heat.bias, -2.2)
+            nn.init.constant_(self.heat.bias, -2.2)  # type: ignore[arg-type]
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 5, gh, gw): heat prob + regression
             f = self.body(x)
@@ -138,7 +139,7 @@ def build_model():  # type: ignore[no-untyped-def]
     return Det()
 
 
-def batch(items: list[tuple[np.ndarray, np.ndarray]]):  # type: ignore[no-untyped-def]
+def batch(items: list[tuple[np.ndarray, np.ndarray]]):
     import torch
 
     xs, hs, rs, ms = [], [], [], []
@@ -157,7 +158,7 @@ def batch(items: list[tuple[np.ndarray, np.ndarray]]):  # type: ignore[no-untype
     )
 
 
-def loss_fn(out, heat, reg, mask):  # type: ignore[no-untyped-def]
+def loss_fn(out, heat, reg, mask):
     import torch
 
     p = out[:, 0].clamp(1e-4, 1 - 1e-4)
@@ -170,7 +171,7 @@ def loss_fn(out, heat, reg, mask):  # type: ignore[no-untyped-def]
     return (pos_loss + neg_loss) / n + l_reg
 
 
-def evaluate(model, val) -> float:  # type: ignore[no-untyped-def]
+def evaluate(model, val) -> float:
     """Share of val boxes whose best detection (score > 0.3) has IoU >= 0.5 with them."""
     import torch
 
@@ -191,7 +192,7 @@ def evaluate(model, val) -> float:  # type: ignore[no-untyped-def]
     return hit / max(1, total)
 
 
-def _iou(a, b) -> float:  # type: ignore[no-untyped-def]
+def _iou(a, b) -> float:
     ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -199,7 +200,7 @@ def _iou(a, b) -> float:  # type: ignore[no-untyped-def]
     return inter / union if union > 0 else 0.0
 
 
-def export_onnx(model, path: Path) -> None:  # type: ignore[no-untyped-def]
+def export_onnx(model, path: Path) -> None:
     import torch
 
     model.eval()

@@ -20,6 +20,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -137,7 +138,7 @@ def _cut(sample: LineSample, rng: random.Random) -> np.ndarray:
 
 def augment(line: np.ndarray, rng: random.Random) -> np.ndarray:
     h, w = line.shape
-    out = line.astype(np.float32)
+    out: Any = line.astype(np.float32)
     # Bolts and frame bars beside the characters (never over them: they stay at the ends).
     if rng.random() < 0.2:
         for side in (0, 1):
@@ -221,7 +222,7 @@ def rendered_line(rng: random.Random) -> tuple[np.ndarray, str]:
     h = rng.randint(28, 60)
     glyphs = np.asarray(_line(shown, 10_000, h))
     ink, paper = rng.uniform(0, 70), rng.uniform(150, 255)
-    img = paper - (255.0 - glyphs.astype(np.float32)) / 255.0 * (paper - ink)
+    img: Any = paper - (255.0 - glyphs.astype(np.float32)) / 255.0 * (paper - ink)
     mx, my = int(h * rng.uniform(0.05, 0.5)), int(h * rng.uniform(0.05, 0.3))
     img = cv2.copyMakeBorder(img, my, my, mx, mx, cv2.BORDER_CONSTANT, value=float(paper))
     return np.clip(img, 0, 255).astype(np.uint8), text
@@ -230,7 +231,7 @@ def rendered_line(rng: random.Random) -> tuple[np.ndarray, str]:
 # --- model ------------------------------------------------------------------------------------------
 
 
-def build_model():  # type: ignore[no-untyped-def]
+def build_model():
     import torch
     from torch import nn
 
@@ -264,7 +265,7 @@ def build_model():  # type: ignore[no-untyped-def]
     return CRNN()
 
 
-def batch_from(samples: list[tuple[np.ndarray, str]]):  # type: ignore[no-untyped-def]
+def batch_from(samples: list[tuple[np.ndarray, str]]):
     import torch
 
     x = np.stack([prepare_line(img) for img, _ in samples])[:, None]
@@ -283,7 +284,7 @@ def greedy_text(logits_row: np.ndarray) -> str:
     return "".join(out)
 
 
-def evaluate(model, val: list[LineSample]) -> float:  # type: ignore[no-untyped-def]
+def evaluate(model, val: list[LineSample]) -> float:
     import torch
 
     model.eval()
@@ -312,7 +313,7 @@ def _cut_fixed(s: LineSample) -> np.ndarray:
     return s.image[max(0, y0 - m // 2) : min(h, y1 + m // 2), max(0, x0 - m) : min(w, x1 + m)]
 
 
-def export_onnx(model, path: Path) -> None:  # type: ignore[no-untyped-def]
+def export_onnx(model, path: Path) -> None:
     import torch
 
     class WithSoftmax(torch.nn.Module):

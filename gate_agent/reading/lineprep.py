@@ -24,7 +24,7 @@ def prepare_line(gray: np.ndarray) -> np.ndarray:
     new_w = max(4, min(LINE_W, round(w * LINE_H / max(1, h))))
     img = cv2.resize(gray, (new_w, LINE_H), interpolation=cv2.INTER_AREA if h > LINE_H else cv2.INTER_CUBIC)
     x = img.astype(np.float32)
-    lo, hi = np.percentile(x, 2), np.percentile(x, 98)
+    lo, hi = float(np.percentile(x, 2)), float(np.percentile(x, 98))
     x = (x - lo) / max(hi - lo, 16.0)
     x = np.clip(x, 0.0, 1.0) * 2.0 - 1.0
     if new_w < LINE_W:
