@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test chaos lint format typecheck imports check bench clean-data help
+.PHONY: run test chaos lint format typecheck imports check bench clean-data help plate-models
 
 help:
 	@echo "make run   - start the whole platform on embedded PostgreSQL + Redis (http://127.0.0.1:8000)"
@@ -48,6 +48,19 @@ check: lint typecheck imports
 
 bench: $(STAMP)
 	@echo "see docs/benchmarks.md for each benchmark's command"
+
+# Rebuild the plate models in gate_agent/reading/models/ from ../shared/datasets/vn-train (CPU, ~1 h on
+# a loaded 2-core box; see docs/model-card.md). Seeds are fixed; nothing is downloaded.
+DATA ?= ../shared/datasets/vn-train
+MODELS := gate_agent/reading/models
+plate-models: $(STAMP)
+	$(BIN)/python -m training.recognizer --data $(DATA) --steps 1800 --eval-every 300 --out $(MODELS)/lines.onnx
+	$(BIN)/python -m training.detector --data $(DATA) --steps 1000 --eval-every 250 --out $(MODELS)/plates.onnx
+	$(BIN)/python -m training.ranker --data $(DATA)
+	$(BIN)/python -m training.calibrate --data $(DATA)
+	$(BIN)/python -m training.calibrate --data $(DATA) --engine vnlpr+rapidocr
+	$(BIN)/python -m training.calibrate --data $(DATA) --engine rapidocr+vnlpr
+	$(BIN)/python -m training.calibrate --data $(DATA) --engine rapidocr
 
 clean-data:
 	rm -rf .parking

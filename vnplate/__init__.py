@@ -23,6 +23,7 @@ from typing import Literal
 
 __all__ = [
     "CAR_TWO_LETTER_SERIES",
+    "PLATE_CATEGORIES",
     "PROVINCE_CODES",
     "SERIES_LETTERS",
     "Plate",
@@ -32,6 +33,7 @@ __all__ = [
     "is_plausible",
     "normalize",
     "parse",
+    "plate_category",
 ]
 
 PlateKind = Literal["car", "moto"]
@@ -46,8 +48,17 @@ PROVINCE_CODES: frozenset[str] = frozenset(
 SERIES_LETTERS: frozenset[str] = frozenset("ABCDEFGHKLMNPRSTUVXYZ")
 
 # Two-letter car series seen on civilian plates (LD joint ventures, NG/NN diplomatic and foreign
-# organisations, KT economic, the rest special-purpose). Any other pair is read as a moped series.
+# organisations, KT economic, the rest special-purpose). A SOFT preference: other pairs exist on square
+# car plates and the same pairs on two-row motorbike plates (mopeds ``15-AA``, ``29-LD``), so a pair off
+# this list costs a car reading a little (``_OFF_LIST_COST``) instead of refusing it.
 CAR_TWO_LETTER_SERIES: frozenset[str] = frozenset({"LD", "LA", "LB", "LC", "KT", "NG", "NN", "CV", "TD", "HC", "DA"})
+# A two-letter car series not in the list above, or a motorbike series that is in it.
+_OFF_LIST_COST = 0.3
+
+# What a plate is, from its series and background colour (Circular 24/2023/TT-BCA): white civilian,
+# yellow commercial (transport business), blue state agencies, red military, white with NG/NN diplomatic
+# or foreign organisation.
+PLATE_CATEGORIES: tuple[str, ...] = ("civilian", "commercial", "state", "military", "diplomatic", "foreign_org")
 
 # Letters that an OCR engine may return for a digit, with a penalty (lower = more common confusion).
 _LETTER_TO_DIGIT: dict[str, tuple[str, float]] = {
@@ -135,11 +146,16 @@ def _series_ok(series: str, pattern: str, kind: PlateKind) -> bool:
     if pattern == "M":
         return len(series) == 3 and series[:2] == "MD" and series[2].isdigit()
     if pattern == "LL":
-        if len(series) != 2 or not all(c in SERIES_LETTERS for c in series):
-            return False
-        # A two-letter series is a car series only for the special list; else a moped series.
-        return (series in CAR_TWO_LETTER_SERIES) == (kind == "car")
+        # Any pair of series letters, for both kinds: the special list is a soft preference (_series_cost).
+        return len(series) == 2 and all(c in SERIES_LETTERS for c in series)
     return False
+
+
+def _series_cost(series: str, pattern: str, kind: PlateKind) -> float:
+    """Soft preference: a car's two-letter series from the special list, a motorbike's from outside it."""
+    if pattern != "LL":
+        return 0.0
+    return 0.0 if (series in CAR_TWO_LETTER_SERIES) == (kind == "car") else _OFF_LIST_COST
 
 
 def _series_len(pattern: str) -> int:
@@ -168,7 +184,7 @@ def _parse_norm(norm: str, kind_hint: str | None) -> Plate | None:
                 continue
             if not _series_ok(series, pattern, kind):
                 continue
-            cost = prior + (0.0 if kind_hint in (None, kind) else 1.0)
+            cost = prior + _series_cost(series, pattern, kind) + (0.0 if kind_hint in (None, kind) else 1.0)
             plate = Plate(province, series, number, kind, norm, _canonical(province, series, number, kind))
             matches.append((cost, plate))
     if not matches:
@@ -242,7 +258,7 @@ def _fit(raw: str, kind: PlateKind, pattern: str, nlen: int) -> tuple[str, float
     province, series = norm[:2], norm[2 : 2 + slen]
     if province not in PROVINCE_CODES or not _series_ok(series, pattern, kind):
         return None
-    return norm, cost
+    return norm, cost + _series_cost(series, pattern, kind)
 
 
 # Cost of dropping one character the OCR engine added (a border read as "1", a stray dot read as a letter).
@@ -295,3 +311,20 @@ def display(text: str, vehicle_class: str | None = None) -> str:
         hint = "moto" if vehicle_class in ("motorbike", "bicycle", "moto") else "car"
     plate = parse(text, kind_hint=hint)
     return plate.canonical if plate is not None else text.strip().upper()
+
+
+def plate_category(norm: str, colour: str | None = None) -> str:
+    """``civilian``, ``commercial`` (yellow), ``state`` (blue), ``military`` (red), ``diplomatic`` (NG series)
+    or ``foreign_org`` (NN series) from the plate's series and, when known, its background colour
+    (``white`` | ``yellow`` | ``blue`` | ``red``, as the gate measures it).
+
+    The series decides for diplomatic plates whatever the colour read; a coloured background decides the
+    rest; without a colour the plate is taken as civilian.
+    """
+    s = normalize(norm)
+    series = s[2:4]
+    if series == "NG":
+        return "diplomatic"
+    if series == "NN":
+        return "foreign_org"
+    return {"yellow": "commercial", "blue": "state", "red": "military"}.get((colour or "").lower(), "civilian")

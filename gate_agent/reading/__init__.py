@@ -6,21 +6,40 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gate_agent.reading.fusion import FrameFuser, FusedPlate
 from gate_agent.reading.types import PlateRead, PlateReader
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "FrameFuser", "FusedPlate", "PlateRead", "PlateReader", "make_reader"]
 
-ENGINES = ("rapidocr", "easyocr")
+ENGINES = ("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr", "rapidocr", "easyocr")
 DEFAULT_ENGINE = "rapidocr"  # more accurate and faster on the shared photos: docs/plate-reading.md
+
+
+MODELS_DIR = Path(__file__).parent / "models"
 
 
 def make_reader(engine: str = "default", threads: int = 1) -> PlateReader:
     """Build a reader. Heavy imports (torch, OpenCV) happen here, not at package import."""
-    from gate_agent.reading.engines import EasyOcrLines, RapidOcrLines
+    from gate_agent.reading.engines import EasyOcrLines, RapidOcrLines, TrainedLines
     from gate_agent.reading.reader import PipelineReader
 
     name = DEFAULT_ENGINE if engine == "default" else engine
+    if name in ("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr"):
+        from gate_agent.reading.confidence import Calibrator
+        from gate_agent.reading.detect import PlateDetector
+
+        det_path = MODELS_DIR / "plates.onnx"
+        first, second = name.split("+") if "+" in name else (name, None)
+        lines = {"vnlpr": TrainedLines, "rapidocr": RapidOcrLines}
+        return PipelineReader(
+            lines[first](threads=threads),
+            calibrator=Calibrator.load(MODELS_DIR / f"{name}.calib.json"),
+            detector=PlateDetector(det_path, threads=threads) if det_path.exists() else None,
+            ranker=Calibrator.load(MODELS_DIR / "candidates.json"),
+            second=lines[second](threads=threads) if second else None,
+        )
     if name == "easyocr":
         return PipelineReader(EasyOcrLines(threads=threads))
     if name == "rapidocr":

@@ -156,3 +156,39 @@ class RapidOcrLines:
             probs = self._session.run(None, {self._input: x})[0][0].astype(np.float64)
             out.append(self._to_plate(probs))
         return out
+
+
+class TrainedLines:
+    """Our own line recogniser (compact CRNN + CTC, ~0.5 M parameters), trained on real Vietnamese plates.
+
+    Trained by ``training/recognizer.py`` (``make plate-models``); the ONNX file ships inside the package
+    (``gate_agent/reading/models/``) and runs on ``onnxruntime``. Its output is already blank + 0-9A-Z.
+    """
+
+    name = "vnlpr"
+
+    def __init__(self, threads: int = 1, model_path: str | None = None) -> None:
+        from pathlib import Path
+
+        import onnxruntime as ort
+
+        set_threads(threads)
+        path = Path(model_path) if model_path else Path(__file__).parent / "models" / "lines.onnx"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: rebuild it with `make plate-models` (see docs/model-card.md)")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+
+    def line_probs(self, lines: list[np.ndarray], squeeze: float | None = None) -> list[np.ndarray]:
+        from gate_agent.reading.lineprep import prepare_line
+
+        if not lines:
+            return []
+        # Every line is padded to the same 160 px during training too, so lines can share one batch.
+        x = np.stack([prepare_line(ln) for ln in lines])[:, None]
+        probs = self._session.run(None, {self._input: x})[0]
+        return [p.astype(np.float64) for p in probs]

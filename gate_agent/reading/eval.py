@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import statistics
 import sys
@@ -25,7 +26,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gate_agent.reading.confidence import reliability
 from gate_agent.reading.datasets import REPO_ROOT, datasets_dir
+
+CALIBRATION_THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+
+
+def operating_point(engine: str) -> dict[str, float]:
+    """The thresholds the gate and the server use for this engine (models/operating_point.json, written
+    by ``training/calibrate.py`` from the calibration half of the held-out plates)."""
+    path = Path(__file__).parent / "models" / "operating_point.json"
+    table = json.loads(path.read_text()) if path.exists() else {}
+    return table.get(engine, {"operating_threshold": 0.6, "charge_threshold": 0.9})
 
 
 @dataclass
@@ -34,6 +46,39 @@ class Row:
     truths: list[str]
     kind: str
     subset: str
+    height: int = 0  # crop height in pixels from the labels (0: measure the image)
+
+
+def holdout_part(plate_norm: str) -> str:
+    """Which half of a held-out split a plate belongs to: ``calib`` (fits the confidence calibration and
+    picks the thresholds) or ``test`` (reports them). By plate, so no plate is on both sides."""
+    return "calib" if int(hashlib.md5(f"part:{plate_norm}".encode()).hexdigest()[:8], 16) % 2 == 0 else "test"
+
+
+def height_bucket(h: int) -> str:
+    if h < 24:
+        return "<24px"
+    if h < 45:
+        return "24-45px"
+    if h < 100:
+        return "45-100px"
+    return ">=100px"
+
+
+def condition(img: Any) -> str:
+    """A coarse photo condition from the pixels (no labels for it): dark, glare, blurred or normal."""
+    import cv2
+    import numpy as np
+
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    if float(gray.mean()) < 70:
+        return "dark"
+    if float((gray >= 250).mean()) > 0.12:
+        return "glare"
+    small = cv2.resize(gray, (max(8, round(gray.shape[1] * 48 / gray.shape[0])), 48))
+    if float(cv2.Laplacian(small, cv2.CV_64F).var()) < 150 or float(np.std(small)) < 25:
+        return "blurred_or_flat"
+    return "normal"
 
 
 def _distance(a: str, b: str) -> int:
@@ -53,7 +98,16 @@ def char_accuracy(truth: str, got: str) -> float:
     return max(0.0, 1.0 - _distance(truth, got) / len(truth))
 
 
-def load_labels(path: Path) -> tuple[list[Row], bool]:
+def clean_label(row: dict[str, str]) -> bool:
+    """vn-train rows whose text is reliable (its README): file-name labels (LPRNet), or character-box labels
+    that a second, independent OCR source agrees with. Other OCR rows are about 11 % wrong."""
+    origin, check = row.get("label_origin", ""), row.get("label_check", "")
+    return "format_unusual" not in check and (origin.startswith("source_filename") or "vito_ocr_agrees" in check)
+
+
+def load_labels(
+    path: Path, split: str | None = None, part: str | None = None, clean: bool = False
+) -> tuple[list[Row], bool]:
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         fields = set(reader.fieldnames or [])
@@ -61,6 +115,12 @@ def load_labels(path: Path) -> tuple[list[Row], bool]:
         if missing:
             raise SystemExit(f"{path}: missing column(s) {', '.join(sorted(missing))}")
         raw = list(reader)
+    if split:
+        raw = [r for r in raw if r.get("split") == split]
+    if part:
+        raw = [r for r in raw if holdout_part(r["plate_norm"]) == part]
+    if clean:
+        raw = [r for r in raw if clean_label(r)]
     frames = "plate_count" in fields or any(";" in r["plate_norm"] for r in raw)
     rows = [
         Row(
@@ -68,6 +128,7 @@ def load_labels(path: Path) -> tuple[list[Row], bool]:
             truths=[t for t in r["plate_norm"].split(";") if t],
             kind=r.get("plate_kind") or "unknown",
             subset=r.get("subset") or "",
+            height=int(r.get("height") or 0) if "plate_count" not in fields else 0,
         )
         for r in raw
     ]
@@ -120,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="read only the first N images")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out-csv", type=Path, default=None, help="per-image reads (default .parking/eval/)")
+    p.add_argument("--split", default=None, help="only rows whose `split` column is this (vn-train: val)")
+    p.add_argument(
+        "--part", choices=("calib", "test"), default=None, help="only this half of the plates (holdout_part)"
+    )
+    p.add_argument("--calibration", action="store_true", help="print the reliability table")
+    p.add_argument("--clean-labels", action="store_true", help="vn-train: only rows with reliable labels")
     return p
 
 
@@ -138,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labels not found: {labels} (set PARKING_DATASETS_DIR)", file=sys.stderr)
         return 2
     images: Path = args.images or labels.parent
-    rows, frames = load_labels(labels)
+    rows, frames = load_labels(labels, args.split, args.part, args.clean_labels)
     if args.limit:
         rows = rows[: args.limit]
 
@@ -156,14 +223,21 @@ def main(argv: list[str] | None = None) -> int:
     latencies: list[float] = []
     per_kind: dict[str, list[tuple[bool, float]]] = defaultdict(list)
     per_subset: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+    per_height: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+    per_condition: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+    confidences: list[float] = []
+    categories: dict[str, int] = defaultdict(int)
+    corrects: list[bool] = []
     overall: list[tuple[bool, float]] = []
     plates_total = plates_found = extra_reads = 0
     with out_csv.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["file", "truth", "read", "all_reads", "exact", "char_accuracy", "confidence",
-                    "kind", "read_kind", "subset", "latency_ms"])  # fmt: skip
+                    "kind", "read_kind", "subset", "latency_ms", "height_bucket", "condition"])  # fmt: skip
         for row in rows:
             img = cv2.imread(str(images / row.file))
+            cond = condition(img) if img is not None else "unreadable"
+            bucket = "frame" if frames else height_bucket(row.height or (img.shape[0] if img is not None else 0))
             if img is None:
                 reads = []
                 ms = 0.0
@@ -188,10 +262,18 @@ def main(argv: list[str] | None = None) -> int:
             per_kind[row.kind].append((ok, ca))
             if row.subset:
                 per_subset[row.subset].append((ok, ca))
+            per_height[bucket].append((ok, ca))
+            per_condition[cond].append((ok, ca))
             top = reads[0] if reads else None
+            if top is not None:
+                categories[getattr(top, "category", None) or "unknown"] += 1
+            # A frame's read for calibration: the main plate's read if found, else the top read.
+            main = next((r for r in reads if r.text_norm == main_truth), top) if frames else top
+            confidences.append(main.confidence if main else 0.0)
+            corrects.append(bool(main is not None and main.text_norm == main_truth))
             w.writerow([row.file, ";".join(row.truths), got, ";".join(texts), int(ok), round(ca, 4),
                         round(top.confidence, 4) if top else "", row.kind, top.kind if top else "",
-                        row.subset, round(ms, 2)])  # fmt: skip
+                        row.subset, round(ms, 2), bucket, cond])  # fmt: skip
             progress.step()
     progress.close()
 
@@ -209,8 +291,18 @@ def main(argv: list[str] | None = None) -> int:
         "model_load_s": round(load_s, 2),
         "by_kind": {k: _group_stats(v) for k, v in sorted(per_kind.items())},
         "by_subset": {k: _group_stats(v) for k, v in sorted(per_subset.items())},
+        "by_height": {k: _group_stats(v) for k, v in sorted(per_height.items())},
+        "by_condition": {k: _group_stats(v) for k, v in sorted(per_condition.items())},
+        "read_categories": dict(sorted(categories.items())),
         "out_csv": str(out_csv),
     }
+    op = operating_point(result["engine"])
+    result["operating_threshold"] = op["operating_threshold"]
+    result["charge_threshold"] = op["charge_threshold"]
+    result["at_operating"] = reliability(confidences, corrects, [op["operating_threshold"]])[0]
+    result["at_charge"] = reliability(confidences, corrects, [op["charge_threshold"]])[0]
+    if args.calibration:
+        result["calibration"] = reliability(confidences, corrects, CALIBRATION_THRESHOLDS)
     if frames:
         result["plates"] = plates_total
         result["plate_recall"] = round(plates_found / plates_total, 4) if plates_total else 0.0
@@ -228,11 +320,22 @@ def main(argv: list[str] | None = None) -> int:
               f"({extra_reads} reads of unlabelled or wrong plates)")  # fmt: skip
     lat = result["latency_ms"]
     print(f"{'latency per image':<24} p50 {lat['p50']} ms, p95 {lat['p95']} ms")
-    for title, table in (("by kind", result["by_kind"]), ("by subset", result["by_subset"])):
+    for name, key in (("operating", "at_operating"), ("charge", "at_charge")):
+        a = result[key]
+        print(f"{name + ' threshold':<24} {a['threshold']:.3f}: accepts {a['accepted']:.1%}, "
+              f"wrong among accepted {a['wrong_among_accepted']:.2%} ({a['wrong']}/{a['n_accepted']})")  # fmt: skip
+    tables = (("by kind", result["by_kind"]), ("by subset", result["by_subset"]),
+              ("by plate height", result["by_height"]), ("by condition", result["by_condition"]))  # fmt: skip
+    for title, table in tables:
         if table:
             print(title)
             for k, v in table.items():
                 print(f"  {k:<20} {v['exact_match']:>7.1%}  chars {v['char_accuracy']:.1%}  n={v['n']}")
+    if args.calibration:
+        print("calibration (threshold, accepted, wrong among accepted)")
+        for c in result["calibration"]:
+            print(f"  {c['threshold']:<6} {c['accepted']:>7.1%}  {c['wrong_among_accepted']:>7.2%}  "
+                  f"({c['wrong']}/{c['n_accepted']})")  # fmt: skip
     print(f"per-image reads: {out_csv}")
     return 0
 

@@ -9,6 +9,7 @@ reader keeps the one whose text fits the plate grammar best.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -196,6 +197,7 @@ def _adaptive_mask(gray: np.ndarray) -> np.ndarray:
 class Candidate:
     bbox: BBox
     two_line: bool | None  # None when the shape does not tell
+    score: float = 0.0  # blobs in its rows (the classical ranking)
 
 
 def _char_boxes(gray: np.ndarray) -> list[BBox]:
@@ -219,9 +221,42 @@ def _char_boxes(gray: np.ndarray) -> list[BBox]:
     return boxes
 
 
-def propose(frame: np.ndarray, max_candidates: int = 6) -> list[Candidate]:
+def candidate_features(gray: np.ndarray, cand: Candidate, rank: int) -> dict[str, float]:
+    """What the candidate ranker sees: shape, size and place in the frame, contrast and stroke density."""
+    hh, ww = gray.shape[:2]
+    x, y, w, h = cand.bbox
+    inner = gray[y : y + h, x : x + w].astype(np.float32)
+    if inner.size == 0:
+        inner = np.zeros((1, 1), np.float32)
+    x0, y0 = max(0, x - w // 4), max(0, y - h // 2)
+    ring = gray[y0 : min(hh, y + h + h // 2), x0 : min(ww, x + w + w // 4)].astype(np.float32)
+    edges = np.abs(np.diff(inner, axis=1)).mean() if inner.shape[1] > 1 else 0.0
+    return {
+        "score": cand.score,
+        "rank": float(rank),
+        "two_line": {True: 1.0, False: 0.0, None: 0.5}[cand.two_line],
+        "log_aspect": float(np.log(max(0.1, w / max(1, h)))),
+        "log_area": float(np.log(max(1e-6, w * h / max(1, hh * ww)))),
+        "cx": (x + w / 2) / max(1, ww),
+        "cy": (y + h / 2) / max(1, hh),
+        "mean": float(inner.mean()) / 255.0,
+        "std": float(inner.std()) / 255.0,
+        "contrast": (float(inner.mean()) - float(ring.mean())) / 255.0,
+        "edges": float(edges) / 255.0,
+    }
+
+
+def propose(frame: np.ndarray, max_candidates: int = 6, ranker: Any = None) -> list[Candidate]:
     """Plate candidates in a full frame, best first: rows of similar character blobs, paired into
-    two-line plates when two rows sit on top of each other."""
+    two-line plates when two rows sit on top of each other. With a ``ranker`` (a ``confidence.Calibrator``
+    fitted by ``training/ranker.py``), three times as many candidates are proposed and the ranker's best
+    ``max_candidates`` are kept."""
+    if ranker is not None:
+        pool = propose(frame, 3 * max_candidates)
+        gray_full = to_gray(frame)
+        scored = [(ranker.predict(candidate_features(gray_full, c, i)), c) for i, c in enumerate(pool)]
+        scored.sort(key=lambda sc: -sc[0])
+        return [c for _, c in scored[:max_candidates]]
     gray = to_gray(frame)
     scale = 1.0
     h0, w0 = gray.shape[:2]
@@ -278,11 +313,11 @@ def propose(frame: np.ndarray, max_candidates: int = 6) -> list[Candidate]:
                 if overlap > 0.5 * min(aw, bw):
                     x, y = min(ax, bx), ay
                     box = (x, y, max(ax + aw, bx + bw) - x, by + bh - y)
-                    cands.append((na + nb + 2.0, Candidate(_pad(box, 0.12, gray.shape), True)))
+                    cands.append((na + nb + 2.0, Candidate(_pad(box, 0.12, gray.shape), True, na + nb + 2.0)))
                     used.update({i, j})
     for i, (a, na) in enumerate(uniq):
         if na >= 6 or (na >= 3 and i not in used):
-            cands.append((float(na), Candidate(_pad(a, 0.15, gray.shape), None if na < 6 else False)))
+            cands.append((float(na), Candidate(_pad(a, 0.15, gray.shape), None if na < 6 else False, float(na))))
     cands.sort(key=lambda c: -c[0])
     out: list[Candidate] = []
     for _, c in cands:
@@ -293,7 +328,7 @@ def propose(frame: np.ndarray, max_candidates: int = 6) -> list[Candidate]:
             break
     if scale != 1.0:
         out = [
-            Candidate(tuple(round(v / scale) for v in c.bbox), c.two_line)  # type: ignore[arg-type]
+            Candidate(tuple(round(v / scale) for v in c.bbox), c.two_line, c.score)  # type: ignore[arg-type]
             for c in out
         ]
     return out

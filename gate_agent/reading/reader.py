@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from gate_agent.reading.colour import plate_colour
+from gate_agent.reading.confidence import Calibrator, plate_features
 from gate_agent.reading.decode import (
     BOTTOM_LINE,
     CAR_LINE,
@@ -17,6 +19,7 @@ from gate_agent.reading.decode import (
     collapse_blanks,
     constrained,
 )
+from gate_agent.reading.detect import PlateDetector
 from gate_agent.reading.engines import LineRecognizer
 from gate_agent.reading.localize import (
     BBox,
@@ -29,7 +32,7 @@ from gate_agent.reading.localize import (
     to_gray,
 )
 from gate_agent.reading.types import PlateRead
-from vnplate import PROVINCE_CODES, parse
+from vnplate import PROVINCE_CODES, parse, plate_category
 
 # An image is taken as a plate crop when its characters are at least this fraction of its height
 # (about 0.3 on two-line plates, 0.6 on one-line plates, under 0.1 in gate-camera frames).
@@ -46,6 +49,10 @@ _ONE_LINE_MIN_ASPECT = 1.9
 _TWO_LINE_MAX_ASPECT = 2.6
 
 
+# A grammatical reading: norm, canonical, kind, weakest character, logp, logp without the layout priors.
+_Cand = tuple[str, str, str, float, float, float]
+
+
 @dataclass(frozen=True, slots=True)
 class CropRead:
     norm: str
@@ -53,6 +60,11 @@ class CropRead:
     kind: str
     confidence: float
     logp: float
+    features: dict[str, float] | None = None  # what the calibrated confidence sees (confidence.py)
+    # The weakest character's probability. The reader's own choices (is the whole image a crop, which
+    # of two overlapping reads to keep) use it, so calibration never changes WHAT is read, only the
+    # reported ``confidence``: the calibration data then match what the gate reads.
+    raw: float = 0.0
 
 
 def _fix_province(probs: np.ndarray, layout: Layout, dec: Decoded) -> Decoded | None:
@@ -89,37 +101,101 @@ def decode_line(probs: np.ndarray, layouts: tuple[Layout, ...]) -> list[tuple[La
     return out
 
 
-class PipelineReader:
-    """Reads plates with any ``LineRecognizer``; see docs/plate-reading.md for the method."""
+def _one_line_cands(engine: LineRecognizer, gray: np.ndarray) -> list[_Cand]:
+    (probs,) = engine.line_probs([gray])
+    cands: list[_Cand] = []
+    for layout, dec in decode_line(probs, CAR_LINE):
+        plate = parse(dec.text, kind_hint="car")
+        if plate is not None and plate.kind == "car":
+            cands.append((plate.norm, plate.canonical, "car", dec.confidence, dec.logp, dec.logp - layout.prior))
+    return cands
 
-    def __init__(self, engine: LineRecognizer) -> None:
+
+def _two_line_cands(engine: LineRecognizer, top: np.ndarray, bottom: np.ndarray) -> list[_Cand]:
+    p_top, p_bottom = engine.line_probs([top, bottom])
+    tops = decode_line(p_top, TOP_LINE)
+    bottoms = decode_line(p_bottom, BOTTOM_LINE)
+    combos = sorted(((t, b) for t in tops for b in bottoms), key=lambda tb: -(tb[0][1].logp + tb[1][1].logp))
+    cands: list[_Cand] = []
+    for (t_layout, t_dec), (b_layout, b_dec) in combos:
+        kind = "car" if t_layout.name.startswith("car") else "moto"
+        plate = parse(t_dec.text + b_dec.text, kind_hint=kind)
+        if plate is None or plate.kind != kind:
+            continue
+        logp = t_dec.logp + b_dec.logp
+        conf = min(t_dec.confidence, b_dec.confidence)
+        cands.append((plate.norm, plate.canonical, kind, conf, logp, logp - t_layout.prior - b_layout.prior))
+    return cands
+
+
+class PipelineReader:
+    """Reads plates with any ``LineRecognizer``; see docs/plate-reading.md for the method.
+
+    With a ``second`` engine, every line is also read by it and whether both engines agree on the plate
+    becomes one more feature of the calibrated confidence (the text is always the first engine's).
+    """
+
+    def __init__(
+        self,
+        engine: LineRecognizer,
+        calibrator: Calibrator | None = None,
+        detector: PlateDetector | None = None,
+        ranker: Calibrator | None = None,
+        second: LineRecognizer | None = None,
+    ) -> None:
         self.engine = engine
+        self.second = second
+        self.detector = detector  # the trained plate detector (detect.py), tried before the classical search
+        self.ranker = ranker  # re-ranks the classical candidates (training/ranker.py)
+        # Maps a read's structural features to P(read is right); None: the weakest character's probability.
+        self.calibrator = calibrator
+
+    def _finish(self, cands: list[_Cand], geometry: dict[str, float]) -> CropRead | None:
+        """The best grammatical candidate with its features. ``cands``: (norm, canonical, kind, min char
+        probability, logp, logp without layout priors), best first, already grammar-checked."""
+        if not cands:
+            return None
+        norm, canonical, kind, min_char, logp, raw = cands[0]
+        alt = next((c for c in cands[1:] if c[0] != norm), None)
+        alt_len = next((c for c in cands[1:] if len(c[0]) != len(norm)), None)
+        feats = plate_features(
+            min_char=min_char,
+            logp=logp,
+            n_chars=len(norm),
+            margin=logp - alt[4] if alt else None,
+            raw_margin=raw - alt[5] if alt else None,
+            len_margin=logp - alt_len[4] if alt_len else None,
+            two_rows=kind == "moto" or geometry.get("two_rows", 0.0) > 0,
+            geometry=geometry,
+        )
+        conf = self.calibrator.predict(feats) if self.calibrator is not None else min_char
+        return CropRead(norm, canonical, kind, conf, logp, feats, min_char)
 
     @property
     def name(self) -> str:
-        return self.engine.name
+        return self.engine.name + (f"+{self.second.name}" if self.second is not None else "")
 
     def _one_line(self, gray: np.ndarray) -> CropRead | None:
-        (probs,) = self.engine.line_probs([gray])
-        for _, dec in decode_line(probs, CAR_LINE):
-            plate = parse(dec.text, kind_hint="car")
-            if plate is not None and plate.kind == "car":
-                return CropRead(plate.norm, plate.canonical, "car", dec.confidence, dec.logp)
-        return None
+        h, w = gray.shape[:2]
+        geometry = {"aspect_top": w / max(1, h)}
+        cands = _one_line_cands(self.engine, gray)
+        if self.second is not None and cands:
+            other = _one_line_cands(self.second, gray)
+            geometry["engines_agree"] = 1.0 if other and other[0][0] == cands[0][0] else 0.0
+        return self._finish(cands, geometry)
 
     def _two_lines(self, top: np.ndarray, bottom: np.ndarray) -> CropRead | None:
-        p_top, p_bottom = self.engine.line_probs([top, bottom])
-        tops = decode_line(p_top, TOP_LINE)
-        bottoms = decode_line(p_bottom, BOTTOM_LINE)
-        combos = sorted(((t, b) for t in tops for b in bottoms), key=lambda tb: -(tb[0][1].logp + tb[1][1].logp))
-        for (t_layout, t_dec), (_, b_dec) in combos:
-            kind = "car" if t_layout.name.startswith("car") else "moto"
-            plate = parse(t_dec.text + b_dec.text, kind_hint=kind)
-            if plate is None or plate.kind != kind:
-                continue
-            conf = min(t_dec.confidence, b_dec.confidence)
-            return CropRead(plate.norm, plate.canonical, kind, conf, t_dec.logp + b_dec.logp)
-        return None
+        cands = _two_line_cands(self.engine, top, bottom)
+        geometry = {
+            "two_rows": 1.0,
+            "aspect_top": top.shape[1] / max(1, top.shape[0]),
+            "aspect_bottom": bottom.shape[1] / max(1, bottom.shape[0]),
+            "width_ratio": bottom.shape[1] / max(1, top.shape[1]),
+        }
+        if self.second is not None and cands:
+            other = _two_line_cands(self.second, top, bottom)
+            geometry["engines_agree"] = 1.0 if other and other[0][0] == cands[0][0] else 0.0
+        return self._finish(cands, geometry)
 
     def read_crop(self, crop: np.ndarray, whole_image: bool = False) -> CropRead | None:
         """Read one plate crop. With ``whole_image``, give up unless the characters are big enough for
@@ -158,7 +234,7 @@ class PipelineReader:
             r = self._two_lines(*split_two_lines(gray))
             if r is not None:
                 reads.append(r)
-        return max(reads, key=lambda r: r.confidence) if reads else None
+        return max(reads, key=lambda r: r.raw) if reads else None
 
     def read(self, frame_bgr: np.ndarray) -> list[PlateRead]:
         t0 = time.perf_counter()
@@ -172,17 +248,25 @@ class PipelineReader:
                 found.append((r, (0, 0, w, h)))
         # A weak read of the whole image may be text that is not a plate (a timestamp overlay): then
         # look for plates inside it too.
-        if not found or found[0][0].confidence < _CROP_TRUSTED:
-            for cand in propose(frame_bgr):
-                x, y, bw, bh = cand.bbox
+        if not found or found[0][0].raw < _CROP_TRUSTED:
+            boxes: list[BBox] = []
+            if self.detector is not None:
+                # The trained detector's boxes first; the classical candidates still run after them
+                # (they find plates the detector misses, e.g. in frames far larger than its training scenes).
+                boxes += [b for b, _ in self.detector.boxes(frame_bgr)]
+            for cand in propose(frame_bgr, ranker=self.ranker):
+                if not any(iou(cand.bbox, b) > 0.6 for b in boxes):
+                    boxes.append(cand.bbox)
+            for box in boxes:
+                x, y, bw, bh = box
                 r = self.read_crop(frame_bgr[y : y + bh, x : x + bw])
                 if r is not None:
-                    found.append((r, cand.bbox))
+                    found.append((r, box))
         # One read per plate: candidates overlapping a more confident read are the same plate seen
         # through another crop (often with a character more or less), and so are repeated texts.
         kept: list[tuple[CropRead, BBox]] = []
-        for r, box in sorted(found, key=lambda rb: -rb[0].confidence):
-            if r.confidence < _MIN_CONFIDENCE:
+        for r, box in sorted(found, key=lambda rb: -rb[0].raw):
+            if r.raw < _MIN_CONFIDENCE:
                 continue
             if any(r.norm == k.norm or iou(box, kbox) > 0.3 for k, kbox in kept):
                 continue
@@ -202,6 +286,8 @@ class PipelineReader:
                     crop_jpeg=jpeg.tobytes() if ok else None,
                     engine=self.engine.name,
                     latency_ms=latency,
+                    features=r.features,
+                    category=plate_category(r.norm, plate_colour(frame_bgr[y : y + bh, x : x + bw])),
                 )
             )
         return out

@@ -490,6 +490,8 @@ async def _exit(
             fee_vnd=fee.total_vnd,
             exited_at=ev.captured_at,
             offline=offline,
+            exit_read=ev.plate,
+            read_confidence=ev.confidence,
         ),
         charge_inline=False,  # never call the provider inside this transaction (see `finish_exit`)
     )

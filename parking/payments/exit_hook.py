@@ -18,11 +18,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import vnplate
 from parking.models import DriverVehicle, MonthlyPass, PaymentMethod
 from parking.payments import handlers as _handlers  # noqa: F401  (registers the outbox handlers)
 from parking.payments import service
+from parking.payments.plate_guard import linked_charge_refusal
 from parking.payments.provider import ProviderResult
 from parking.payments.service import PendingCharge
+from parking.payments.settings import get_payment_settings
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,11 @@ class ExitContext:
     fee_vnd: int
     exited_at: datetime
     offline: bool = False  # the lane already opened while offline: charge later, never block
+    # What the exit camera read (any spelling) and the gate agent's fused read confidence. A linked
+    # account is charged silently only when this read IS the session's plate and is confident enough
+    # (plate_guard); None (unknown) never charges silently.
+    exit_read: str | None = None
+    read_confidence: float | None = None
 
 
 @dataclass
@@ -48,11 +56,17 @@ class ExitPayment:
     charge: PendingCharge | None = None  # to make after the commit (decide_exit(..., charge_inline=False))
 
 
-def _view(a: service.ExitAnswer) -> ExitPayment:
-    return ExitPayment(a.action, a.title, a.lines, a.payment, a.payment_status, a.flags, a.charge)
+def _view(a: service.ExitAnswer, lines: list[str] | None = None, flags: list[str] | None = None) -> ExitPayment:
+    return ExitPayment(
+        a.action, a.title, a.lines if lines is None else lines, a.payment, a.payment_status,
+        a.flags if flags is None else flags, a.charge,
+    )  # fmt: skip
 
 
 async def decide_exit(db: AsyncSession, ctx: ExitContext, *, charge_inline: bool = True) -> ExitPayment:
+    refusal = linked_charge_refusal(
+        ctx.plate_norm, ctx.exit_read, ctx.read_confidence, get_payment_settings().linked_min_read_confidence
+    )
     a = await service.exit_decision(
         db,
         session_id=ctx.session_id,
@@ -62,8 +76,16 @@ async def decide_exit(db: AsyncSession, ctx: ExitContext, *, charge_inline: bool
         fee_vnd=ctx.fee_vnd,
         offline=ctx.offline,
         charge_inline=charge_inline,
+        allow_linked=refusal is None,
     )
-    return _view(a)
+    lines, flags = list(a.lines), list(a.flags)
+    if refusal is not None and "linked_account" not in flags and a.payment_status == "awaiting_qr":
+        # The driver sees which plate the stay is billed to before paying.
+        plate = vnplate.parse(ctx.plate_norm or "")
+        shown = plate.canonical if plate else (ctx.plate_norm or "?")
+        lines.insert(0, f"Biển số / Plate: {shown}")
+        flags.append(f"linked_not_charged:{refusal}")
+    return _view(a, lines, flags)
 
 
 async def charge(pending: PendingCharge) -> ProviderResult:

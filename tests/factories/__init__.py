@@ -118,7 +118,7 @@ def random_car_plate(rng: random.Random | None = None) -> str:
 
 
 def event(
-    kind: str, plate: str | None, *, confidence: float = 0.95, at: datetime | None = None, **extra: Any
+    kind: str, plate: str | None, *, confidence: float = 0.999, at: datetime | None = None, **extra: Any
 ) -> dict[str, Any]:
     return {
         "event_id": str(uuid.uuid4()),

@@ -27,6 +27,7 @@ async def exit_decision(
     offline: bool,
     settings: PaymentSettings | None = None,
     charge_inline: bool = True,
+    allow_linked: bool = True,
 ) -> ExitAnswer:
     """The exit's payment decision, inside the caller's transaction.
 
@@ -39,7 +40,8 @@ async def exit_decision(
         return ExitAnswer("open", THANKS, ["Miễn phí / No charge"], "free")
     # Revenue is recognised once per session; payments (now or later) clear the receivable.
     await ledger_repo.post_entry(db, ledger.fee_recognised(session_id=session_id, lot_id=lot_id, fee_vnd=fee_vnd))
-    linked = await repo.linked_method_for_plate(db, plate) if plate else None
+    # allow_linked=False: the exit read is not certain to be this plate (exit_hook / plate_guard).
+    linked = await repo.linked_method_for_plate(db, plate) if plate and allow_linked else None
     if linked is not None:
         driver_id, method = linked
         answer = await exit_linked(

@@ -115,6 +115,8 @@ async def test_concurrent_exit_decisions_for_one_session_charge_once(
         vehicle_class="car_small",
         fee_vnd=25_000,
         exited_at=now,
+        exit_read=d.plate,  # a confident exit read of this very plate (plate_guard)
+        read_confidence=1.0,
     )
 
     async def one() -> exit_hook.ExitPayment:
@@ -258,6 +260,8 @@ async def test_crash_after_provider_call_before_commit_does_not_double_charge(
         vehicle_class="car_small",
         fee_vnd=30_000,
         exited_at=now,
+        exit_read=d.plate,  # a confident exit read of this very plate (plate_guard)
+        read_confidence=1.0,
     )
     async with sessionmaker() as db:
         first = await exit_hook.decide_exit(db, ctx)
@@ -295,6 +299,8 @@ async def test_commit_then_crash_before_provider_call_is_finished_by_outbox(
         vehicle_class="car_small",
         fee_vnd=20_000,
         exited_at=now,
+        exit_read=d.plate,  # a confident exit read of this very plate (plate_guard)
+        read_confidence=1.0,
         offline=True,
     )
     async with sessionmaker() as db:

@@ -1,0 +1,105 @@
+"""Fit the read-confidence calibration and pick the gate's thresholds on held-out plates.
+
+    python -m training.calibrate --data ../shared/datasets/vn-train [--engine vnlpr+rapidocr]
+
+Reads the *calibration half* of the vn-train validation plates (``eval.holdout_part``; the recogniser
+never trained on any validation plate, and nothing was tuned on this half) with the trained engine, fits
+``confidence.fit`` on the structural features of each read, and writes
+
+* ``gate_agent/reading/models/<engine>.calib.json`` (the calibrator), and
+* ``gate_agent/reading/models/operating_point.json``: the lowest thresholds whose wrong-among-accepted
+  rate on this half is at most 0.5 % (``operating_threshold``, the gate's "accept") and 0.1 %
+  (``charge_threshold``, a linked account may be charged without asking).
+
+The *test* half reports the result (``python -m gate_agent eval ... --part test --calibration``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import cv2
+
+from gate_agent.reading import MODELS_DIR, make_reader
+from gate_agent.reading.confidence import FEATURES, fit, reliability, threshold_for
+from gate_agent.reading.eval import CALIBRATION_THRESHOLDS, load_labels
+from gate_agent.reading.reader import PipelineReader
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, default=Path("../shared/datasets/vn-train"))
+    ap.add_argument(
+        "--engine",
+        choices=("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr", "rapidocr"),
+        default="vnlpr",
+        help="rapidocr: no calibrator, thresholds on its own confidence",
+    )
+    ap.add_argument("--out-dir", type=Path, default=MODELS_DIR)
+    ap.add_argument("--limit", type=int, default=0)
+    args = ap.parse_args()
+
+    # Only rows with reliable labels: a wrong label read right would look like a confident error.
+    rows, _ = load_labels(args.data / "crops.csv", split="val", part="calib", clean=True)
+    if args.limit:
+        rows = rows[: args.limit]
+    reader = make_reader(args.engine, threads=1)
+    assert isinstance(reader, PipelineReader)
+    reader.calibrator = None  # features and the raw weakest-character confidence only
+    feats: list[dict[str, float]] = []
+    correct: list[bool] = []
+    plates: list[str] = []
+    n_none = 0
+    for row in rows:
+        img = cv2.imread(str(args.data / "crops" / row.file))
+        if img is None:
+            continue
+        reads = reader.read(img)
+        if not reads:
+            n_none += 1
+            continue
+        if reads[0].features is None:
+            n_none += 1
+            continue
+        feats.append(reads[0].features)
+        correct.append(reads[0].text_norm == row.truths[0])
+        plates.append(row.truths[0])
+    names = (*FEATURES, "engines_agree") if reader.second is not None else FEATURES
+    # Weighted by plate: the LPRNet subset has ~10 variants of each plate, whose errors are not independent.
+    per_plate = {p: plates.count(p) for p in set(plates)}
+    cal = fit(feats, correct, names, weights=[1.0 / per_plate[p] for p in plates])
+    conf = [cal.predict(f) for f in feats]
+    if args.engine == "rapidocr":  # its own confidence (weakest character), no calibrator written
+        conf = [math.exp(f["log_min_char"]) for f in feats]
+    op = threshold_for(conf, correct, 0.005)
+    charge = threshold_for(conf, correct, 0.001)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    if args.engine != "rapidocr":
+        (args.out_dir / f"{args.engine}.calib.json").write_text(cal.to_json() + "\n")
+    point = {args.engine: {"operating_threshold": round(op, 4), "charge_threshold": round(charge, 4)}}
+    path = args.out_dir / "operating_point.json"
+    table = json.loads(path.read_text()) if path.exists() else {}
+    table.update(point)
+    path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    print(
+        json.dumps(
+            {
+                "calibration_reads": len(feats),
+                "no_read": n_none,
+                "correct": sum(correct),
+                "weights": dict(zip(("bias", *cal.names), cal.weights.round(3).tolist(), strict=True)),
+                **point[args.engine],
+                "in_sample": reliability(conf, correct, CALIBRATION_THRESHOLDS),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
