@@ -255,12 +255,21 @@ async def timed(db_url: str, day: date, files: dict[str, Any]) -> dict[str, Any]
             "import": imp}  # fmt: skip
 
 
+def _vm_hwm_mb() -> int:
+    """This process's peak resident memory. Not ru_maxrss: Linux carries that over fork+exec from the
+    parent, which held the whole setup in memory."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def _timed_child(db_url: str, day_iso: str, paths: dict[str, str], q: Any) -> None:
     from parking.kit.logging import configure_logging
 
     configure_logging("ERROR")
     out = asyncio.run(timed(db_url, date.fromisoformat(day_iso), {k: Path(v) for k, v in paths.items()}))
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out["peak_rss_mb"] = _vm_hwm_mb()
     q.put(out)
 
 
