@@ -276,7 +276,8 @@ async def heal_day(db: AsyncSession, day: date, s: ReconSettings) -> None:
     # 3. e-invoice catch-up: every confirmed sale of the day without its invoice gets one
     from parking.invoices.service import INVOICEABLE_PURPOSES, on_payment_confirmed
 
-    lo, hi = matching.params(day, s).lo, matching.params(day, s).hi
+    dp = matching.params(day, s)
+    lo, hi = dp.lo, dp.hi
     missing = (
         await db.execute(
             text(

@@ -124,6 +124,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_recon_matches_business_date", "recon_matches", ["business_date"])
     op.create_index("ix_recon_matches_payment", "recon_matches", ["payment_id"])
+    op.create_index("ix_recon_matches_line", "recon_matches", ["line_id"])
     op.create_table(
         "recon_discrepancies",
         _ident(),
