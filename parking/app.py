@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -21,7 +22,7 @@ from parking.invoices.endpoints import router as invoices_router
 from parking.kit import outbox
 from parking.kit.db import make_engine, make_sessionmaker, transaction
 from parking.kit.deps import AppState
-from parking.kit.errors import install_error_handlers
+from parking.kit.errors import AppError, install_error_handlers
 from parking.kit.logging import configure_logging
 from parking.kit.metrics import MetricsMiddleware, metrics_response
 from parking.kit.redis import make_redis
@@ -33,6 +34,9 @@ from parking.payments.endpoints import router as payments_router
 from parking.quotes.endpoints import router as quotes_router
 from parking.sessions.fees import load_book
 from parking.settings import Settings, get_settings
+from parking.staff import secrets as staff_secrets
+from parking.staff.deps import authenticate, bearer
+from parking.staff.endpoints import router as staff_router
 
 log = structlog.get_logger("parking.app")
 
@@ -99,12 +103,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.aclose()
             await engine.dispose()
 
+    secrets = staff_secrets.resolve(settings)  # fails fast outside demo/test mode when a secret is missing
+
     app = FastAPI(
         title="Parking platform",
         version="0.1.0",
         description="Cashless parking for Vietnamese cities: no cash, no stop, always a receipt.",
         lifespan=lifespan,
     )
+    app.state.staff_secrets = secrets
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
     for router in (
@@ -115,11 +122,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         payments_router,
         drivers_router,
         invoices_router,
+        staff_router,
     ):
         app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        # A scraper sends the metrics token; a logged-in staff member may look too. Nothing else.
+        token = bearer(request)
+        if token is not None and hmac.compare_digest(token.encode(), secrets.metrics_token.encode()):
+            return metrics_response()
+        state = request.app.state.parking
+        async with state.sessionmaker() as db:
+            staff = await authenticate(request, db, state)
+            await db.rollback()
+        if staff is None:
+            raise AppError("unauthorized", "Send the metrics token (Authorization: Bearer ...) or log in.", 401)
         return metrics_response()
 
     @app.get("/", include_in_schema=False)

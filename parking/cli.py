@@ -167,6 +167,9 @@ def run(agents: bool = typer.Option(True, help="Start the demo lot's gate agents
     """Run the whole platform: database, Redis, migrations, demo lots, simulators, API and gate agents."""
     from parking.demo import launcher
 
+    # `parking run` is the demo: its secrets are generated once and kept in the data folder.
+    os.environ.setdefault("PARKING_MODE", "demo")
+    get_settings.cache_clear()
     settings = get_settings()
     procs: list[subprocess.Popen[bytes]] = []
     for key, value in launcher.simulator_env(settings).items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PARKING_", env_file=".env", extra="ignore")
 
+    # "production" refuses to start without its secrets; "demo" (`parking run`) and "test" generate them once
+    # per installation and keep them in data_dir/secrets.
+    mode: Literal["production", "demo", "test"] = "production"
     database_url: str | None = None
     redis_url: str | None = None
     data_dir: Path = REPO_ROOT / ".parking"
@@ -42,6 +46,15 @@ class Settings(BaseSettings):
     run_background: bool = True  # outbox worker and repair loop inside the API process
     # Topics this instance's outbox worker leaves to other workers (e.g. a dedicated e-invoice sender).
     outbox_exclude_topics: list[str] = []
+
+    # Staff console and API (parking/staff)
+    console_secret_key: str | None = None  # signs console session cookies; no default outside demo/test
+    metrics_token: str | None = None  # bearer a Prometheus scraper sends to /metrics; no default outside demo/test
+    console_session_ttl_s: int = 12 * 3600  # one shift
+    console_cookie_secure: bool | None = None  # None: Secure when the request came over https (behind TLS)
+    login_max_failures: int = 5  # per e-mail address within login_window_s, then refused until the window ends
+    login_max_failures_per_ip: int = 30
+    login_window_s: int = 900
 
 
 @lru_cache

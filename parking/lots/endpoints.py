@@ -17,6 +17,7 @@ from parking.kit.deps import DB, State
 from parking.kit.errors import AppError
 from parking.models import Lane, Lot
 from parking.occupancy.service import STREAM_CHANNEL, lot_snapshot
+from parking.staff.deps import AnyStaff
 
 router = APIRouter(tags=["lots"])
 
@@ -79,10 +80,15 @@ async def occupancy_stream(request: Request, db: DB, state: State) -> EventSourc
     return EventSourceResponse(stream(), ping=15)
 
 
-@router.get("/v1/lanes", summary="Lanes with their online status (from heartbeats)")
-async def lanes(db: DB, state: State) -> dict[str, Any]:
+@router.get("/v1/lanes", summary="Lanes of the staff member's lots with their online status (from heartbeats)")
+async def lanes(db: DB, state: State, staff: AnyStaff) -> dict[str, Any]:
     rows = (
-        await db.execute(select(Lane, Lot.code).join(Lot, Lot.id == Lane.lot_id).order_by(Lot.code, Lane.code))
+        await db.execute(
+            select(Lane, Lot.code)
+            .join(Lot, Lot.id == Lane.lot_id)
+            .where(Lot.id.in_(staff.lot_ids))
+            .order_by(Lot.code, Lane.code)
+        )
     ).all()
     out = []
     for lane, lot_code in rows:

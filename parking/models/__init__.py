@@ -5,6 +5,7 @@ Everything is imported here so that ``Base.metadata`` (Alembic's autogenerate, t
 
 from parking.models.audit import AuditLog
 from parking.models.base import Base
+from parking.models.console import ALERT_KINDS, ConsoleAlert, LaneOverride
 from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod
 from parking.models.invoices import Invoice, InvoiceBuyerProfile, InvoiceEvent, InvoiceSeries
 from parking.models.ledger import LedgerEntry, LedgerPosting
@@ -12,11 +13,15 @@ from parking.models.operators import VEHICLE_CLASSES, Lane, Lot, LotCapacity, Op
 from parking.models.outbox import OutboxMessage
 from parking.models.payments import Debt, MonthlyPass, Payment, PaymentIntent, PaymentNotification, Refund
 from parking.models.sessions import GateEvent, GateEventImage, ParkingSession, Vehicle
+from parking.models.staff import STAFF_ROLES, StaffSession, StaffToken, StaffUser, StaffUserLot
 
 __all__ = [
+    "ALERT_KINDS",
+    "STAFF_ROLES",
     "VEHICLE_CLASSES",
     "AuditLog",
     "Base",
+    "ConsoleAlert",
     "Debt",
     "Driver",
     "DriverToken",
@@ -28,6 +33,7 @@ __all__ = [
     "InvoiceEvent",
     "InvoiceSeries",
     "Lane",
+    "LaneOverride",
     "LedgerEntry",
     "LedgerPosting",
     "Lot",
@@ -41,5 +47,9 @@ __all__ = [
     "PaymentMethod",
     "PaymentNotification",
     "Refund",
+    "StaffSession",
+    "StaffToken",
+    "StaffUser",
+    "StaffUserLot",
     "Vehicle",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parking.audit.service import record as audit
 from parking.kit import outbox
 from parking.kit.errors import AppError
-from parking.models import Debt, ParkingSession, Payment, PaymentIntent, PaymentMethod, PaymentNotification, Refund
+from parking.models import (
+    Debt,
+    Lane,
+    ParkingSession,
+    Payment,
+    PaymentIntent,
+    PaymentMethod,
+    PaymentNotification,
+    Refund,
+)
 from parking.payments import ledger, vietqr
 from parking.payments import repository as repo
 from parking.payments.notifications import BankCredit
@@ -719,18 +729,20 @@ async def execute_refund(db: AsyncSession, *, refund_id: uuid.UUID, settings: Pa
 # ------------------------------------------------------------------ housekeeping
 
 
-async def expire_intents(db: AsyncSession, *, now: datetime | None = None) -> int:
-    """QRs not paid in time: the exit became an unpaid exit, so the session owes a debt."""
+async def expire_intents(
+    db: AsyncSession, *, now: datetime | None = None, lot_ids: Collection[uuid.UUID] | None = None
+) -> int:
+    """QRs not paid in time: the exit became an unpaid exit, so the session owes a debt.
+
+    `lot_ids` limits it to the QRs shown at those lots' lanes or for their sessions (a staff member's lots).
+    """
     now = now or datetime.now(UTC)
-    rows = list(
-        (
-            await db.execute(
-                select(PaymentIntent)
-                .where(PaymentIntent.status == "open", PaymentIntent.expires_at < now)
-                .with_for_update(skip_locked=True)
-            )
-        ).scalars()
-    )
+    q = select(PaymentIntent).where(PaymentIntent.status == "open", PaymentIntent.expires_at < now)
+    if lot_ids is not None:
+        lanes = select(Lane.id).where(Lane.lot_id.in_(list(lot_ids)))
+        sessions = select(ParkingSession.id).where(ParkingSession.lot_id.in_(list(lot_ids)))
+        q = q.where(PaymentIntent.lane_id.in_(lanes) | PaymentIntent.session_id.in_(sessions))
+    rows = list((await db.execute(q.with_for_update(skip_locked=True))).scalars())
     for intent in rows:
         intent.status = "expired"
         if intent.purpose == "session" and intent.session_id:
