@@ -7,6 +7,7 @@ import contextlib
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -14,7 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+import parking.console.alerts
 import parking.invoices.tasks  # noqa: F401  (registers the invoice outbox handlers)
+from parking.console.alerts import evaluate as evaluate_alerts
+from parking.console.endpoints import install as install_console
 from parking.drivers.endpoints import router as drivers_router
 from parking.gate.endpoints import router as gate_router
 from parking.health.endpoints import router as health_router
@@ -88,6 +92,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_instances=1,
                 coalesce=True,
             )
+
+            async def alerts_job() -> None:
+                async with transaction(sm) as db:
+                    await evaluate_alerts(db, redis, settings, datetime.now(UTC))
+
+            scheduler.add_job(
+                alerts_job,
+                "interval",
+                seconds=settings.alert_interval_s,
+                id="console-alerts",
+                max_instances=1,
+                coalesce=True,
+            )
             scheduler.start()
         log.info("parking.started", outbox_topics=outbox.registered_topics())
         try:
@@ -126,6 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
 
+    install_console(app)
+
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         # A scraper sends the metrics token; a logged-in staff member may look too. Nothing else.
@@ -142,6 +161,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/console")
 
     return app

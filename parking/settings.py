@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = 30
     login_window_s: int = 900
 
+    # Console alerts (parking/console/alerts.py)
+    alert_interval_s: int = 15
+    alert_webhook_url: str | None = None  # each new alert is POSTed here (JSON) through the outbox
+    lot_nearly_full_bp: int = 9000  # basis points of capacity
+    queue_backing_up_depth: int = 5
+    overstay_hours: int = 24
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -104,6 +104,23 @@ async def authenticate(request: Request, db: DB, state: AppState) -> Staff | Non
     return await service.from_session(db, raw, now)
 
 
+async def check(
+    request: Request, db: DB, state: AppState, roles: tuple[str, ...], *, write: bool | None, read_only_ok: bool
+) -> Staff:
+    staff = await authenticate(request, db, state)
+    if staff is None:
+        raise AppError("unauthorized", "Staff authentication required (console login or an API token).", 401)
+    is_write = write if write is not None else request.method not in SAFE_METHODS
+    if is_write and staff.via == "session" and not await _csrf_ok(request, staff.csrf_token):
+        raise AppError("csrf_failed", "The form is stale or was not sent by the console; reload the page.", 403)
+    if is_write and staff.role in READ_ONLY_ROLES and not read_only_ok:
+        raise AppError("forbidden", "This account is read only.", 403, {"role": staff.role})
+    if not staff.has(*roles):
+        raise AppError("forbidden", "Your role may not do this.", 403, {"role": staff.role, "needs": list(roles)})
+    request.state.staff = staff
+    return staff
+
+
 def require_staff(*roles: str, write: bool | None = None, read_only_ok: bool = False) -> Any:
     """An ``Annotated[Staff, Depends(...)]`` for a route open to `roles` (admin always; none listed: any role).
 
@@ -112,18 +129,7 @@ def require_staff(*roles: str, write: bool | None = None, read_only_ok: bool = F
     """
 
     async def dependency(request: Request, db: DB, state: Annotated[AppState, Depends(get_state)]) -> Staff:
-        staff = await authenticate(request, db, state)
-        if staff is None:
-            raise AppError("unauthorized", "Staff authentication required (console login or an API token).", 401)
-        is_write = write if write is not None else request.method not in SAFE_METHODS
-        if is_write and staff.via == "session" and not await _csrf_ok(request, staff.csrf_token):
-            raise AppError("csrf_failed", "The form is stale or was not sent by the console; reload the page.", 403)
-        if is_write and staff.role in READ_ONLY_ROLES and not read_only_ok:
-            raise AppError("forbidden", "This account is read only.", 403, {"role": staff.role})
-        if not staff.has(*roles):
-            raise AppError("forbidden", "Your role may not do this.", 403, {"role": staff.role, "needs": list(roles)})
-        request.state.staff = staff
-        return staff
+        return await check(request, db, state, roles, write=write, read_only_ok=read_only_ok)
 
     return Annotated[Staff, Depends(dependency)]
 

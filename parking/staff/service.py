@@ -152,9 +152,13 @@ async def create_token(
     )
     db.add(tok)
     await record(
-        db, actor=staff.actor, action="staff.token_created", entity="staff_token", entity_id=str(tok.id),
+        db,
+        actor=staff.actor,
+        action="staff.token_created",
+        entity="staff_token",
+        entity_id=str(tok.id),
         data={"name": tok.name, "role": role},
-    )  # fmt: skip
+    )
     await db.flush()
     return tok, raw
 
@@ -212,9 +216,13 @@ async def create_user(
     for lot in lots:
         db.add(StaffUserLot(user_id=user.id, lot_id=lot))
     await record(
-        db, actor=actor, action="staff.user_created", entity="staff", entity_id=str(user.id),
+        db,
+        actor=actor,
+        action="staff.user_created",
+        entity="staff",
+        entity_id=str(user.id),
         data={"email": email, "role": role, "lots": [str(x) for x in lots]},
-    )  # fmt: skip
+    )
     await db.flush()
     return user
 

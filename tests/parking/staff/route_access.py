@@ -100,4 +100,29 @@ ROUTES: dict[tuple[str, str], Access] = {
         "staff", roles=("admin",), body={"email": "x@example.vn", "role": "auditor", "password": "x" * 12}
     ),
     ("GET", "/v1/staff/users"): Access("staff", roles=("admin",)),
+    # Console pages: like staff routes, but a visitor without a session is redirected to the login page.
+    ("GET", "/console/login"): Access("public", why="login form"),
+    ("POST", "/console/login"): Access("public", why="login (throttled, login CSRF cookie)"),
+    ("GET", "/console/lang/{locale}"): Access("public", why="language switch cookie"),
+    ("GET", "/console/static/{path}"): Access("public", why="vendored assets"),
+    ("POST", "/console/logout"): Access("console", body={}, form=True),
+    ("GET", "/console"): Access("console"),
+    ("GET", "/console/fragments/lanes"): Access("console"),
+    ("GET", "/console/stream"): Access("console"),
+    ("GET", "/console/events/{event_id}/image"): Access("console"),
+    ("POST", "/console/lanes/{lane_id}/override"): Access(
+        "console", roles=("admin", "supervisor"), body={"reason": "route test"}, form=True
+    ),
+    ("GET", "/console/review"): Access("console"),
+    ("POST", "/console/review/{session_id}"): Access(
+        "console",
+        roles=("admin", "supervisor", "operator", "finance"),
+        body={"action": "confirm", "reason": "test"},
+        form=True,
+    ),
+    ("GET", "/console/alerts"): Access("console"),
+    ("POST", "/console/alerts/{alert_id}/ack"): Access("console", roles=W, body={"note": "route test"}, form=True),
+    ("GET", "/console/finance"): Access("console", roles=("admin", "finance", "auditor")),
+    ("GET", "/console/finance/export.{fmt}"): Access("console", roles=("admin", "finance", "auditor")),
+    ("GET", "/console/finance/invoices"): Access("console", roles=("admin", "finance", "auditor")),
 }
