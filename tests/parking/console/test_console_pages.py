@@ -135,6 +135,10 @@ async def test_review_confirm_recomputes_the_fee_through_the_pricing_engine_and_
         async with sessionmaker() as db:
             s = await db.get(ParkingSession, uuid.UUID(sid))
             assert s is not None and s.fee_vnd == fee and s.review_status == "resolved"
-            audit = (await db.execute(select(AuditLog).where(AuditLog.entity_id == sid))).scalars().all()
+            audit = (
+                (await db.execute(select(AuditLog).where(AuditLog.entity_id == sid).order_by(AuditLog.id)))
+                .scalars()
+                .all()
+            )
         assert [a.action for a in audit][-1] == "review.confirm"
         assert audit[-1].data["before"]["fee_vnd"] == fee + 1000 and audit[-1].data["after"]["fee_vnd"] == fee
