@@ -182,14 +182,14 @@ async def evaluate(db: AsyncSession, redis: Redis | None, settings: Settings, no
 
     recent = now - timedelta(hours=24)
     for debt in (await db.execute(select(Debt).where(Debt.created_at >= recent).limit(200))).scalars():
-        lot = lots.get(debt.lot_id) if debt.lot_id else None
-        if lot is not None:
+        debt_lot = lots.get(debt.lot_id) if debt.lot_id else None
+        if debt_lot is not None:
             await alert(
-                lot,
-                lot.operator_id,
+                debt_lot,
+                debt_lot.operator_id,
                 "unpaid_exit",
                 "warning",
-                f"{lot.code}: {debt.plate} ra chưa trả {debt.amount_vnd:,} ₫ / unpaid exit",
+                f"{debt_lot.code}: {debt.plate} ra chưa trả {debt.amount_vnd:,} ₫ / unpaid exit",
                 f"unpaid_exit:{debt.id}",
                 debt_id=str(debt.id),
                 amount_vnd=debt.amount_vnd,

@@ -7,7 +7,7 @@ import csv
 import io
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,8 +45,8 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-def console_staff(*roles: str, read_only_ok: bool = False) -> Any:
-    """Like ``require_staff``, but a visitor without a session is sent to the login page."""
+def console_dependency(*roles: str, read_only_ok: bool = False) -> Callable[..., Awaitable[Staff]]:
+    """Like ``staff_dependency``, but a visitor without a session is sent to the login page."""
 
     async def dependency(request: Request, db: DB, state: Annotated[AppState, Depends(get_state)]) -> Staff:
         try:
@@ -56,14 +56,14 @@ def console_staff(*roles: str, read_only_ok: bool = False) -> Any:
                 raise LoginRequired(request.url.path) from None
             raise
 
-    return Annotated[Staff, Depends(dependency)]
+    return dependency
 
 
-Viewer = console_staff()
-Leaving = console_staff(read_only_ok=True)
-Operator = console_staff("operator", "supervisor", "finance")
-Supervisor = console_staff("supervisor")
-Finance = console_staff("finance", "auditor")
+Viewer = Annotated[Staff, Depends(console_dependency())]
+Leaving = Annotated[Staff, Depends(console_dependency(read_only_ok=True))]
+Operator = Annotated[Staff, Depends(console_dependency("operator", "supervisor", "finance"))]
+Supervisor = Annotated[Staff, Depends(console_dependency("supervisor"))]
+Finance = Annotated[Staff, Depends(console_dependency("finance", "auditor"))]
 
 
 def _locale(request: Request, staff: Staff | None = None) -> str:

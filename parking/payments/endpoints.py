@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -19,16 +19,16 @@ from parking.payments import notifications as notif
 from parking.payments import service
 from parking.payments.schemas import IntentOut, RefundIn, RefundOut, UnpaidExitIn
 from parking.payments.settings import get_payment_settings
-from parking.staff.deps import require_staff
-from parking.staff.service import lot_of
+from parking.staff.deps import staff_dependency
+from parking.staff.service import Staff, lot_of
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
 
 # Operator actions need a staff member (console session or API token) of the lot's operator.
-Refunder = require_staff("finance", "supervisor")
-Attendant = require_staff("supervisor", "operator")
-Auditor = require_staff("finance", "auditor")
+Refunder = Annotated[Staff, Depends(staff_dependency("finance", "supervisor"))]
+Attendant = Annotated[Staff, Depends(staff_dependency("supervisor", "operator"))]
+Auditor = Annotated[Staff, Depends(staff_dependency("finance", "auditor"))]
 
 
 async def _session_lot(db: DB, session_id: uuid.UUID | None) -> uuid.UUID | None:

@@ -10,6 +10,7 @@ every query with ``staff.lot_ids`` or :func:`parking.staff.service.lot_of`.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -121,17 +122,25 @@ async def check(
     return staff
 
 
+def staff_dependency(
+    *roles: str, write: bool | None = None, read_only_ok: bool = False
+) -> Callable[..., Awaitable[Staff]]:
+    """The dependency behind ``require_staff``: use it as ``Annotated[Staff, Depends(staff_dependency(...))]``."""
+
+    async def dependency(request: Request, db: DB, state: Annotated[AppState, Depends(get_state)]) -> Staff:
+        return await check(request, db, state, roles, write=write, read_only_ok=read_only_ok)
+
+    return dependency
+
+
 def require_staff(*roles: str, write: bool | None = None, read_only_ok: bool = False) -> Any:
     """An ``Annotated[Staff, Depends(...)]`` for a route open to `roles` (admin always; none listed: any role).
 
     `write` defaults to "the method is not GET/HEAD/OPTIONS"; read-only roles (auditor) are refused on writes
     unless `read_only_ok` (their own logout). Cookie-authenticated writes always need the CSRF token.
+    Type checkers see ``Any``; modules that want the type write ``Annotated[Staff, Depends(staff_dependency(...))]``.
     """
-
-    async def dependency(request: Request, db: DB, state: Annotated[AppState, Depends(get_state)]) -> Staff:
-        return await check(request, db, state, roles, write=write, read_only_ok=read_only_ok)
-
-    return Annotated[Staff, Depends(dependency)]
+    return Annotated[Staff, Depends(staff_dependency(*roles, write=write, read_only_ok=read_only_ok))]
 
 
-AnyStaff = require_staff()
+AnyStaff = Annotated[Staff, Depends(staff_dependency())]

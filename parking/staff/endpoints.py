@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from parking.kit.deps import DB, State
 from parking.staff import repository, service
-from parking.staff.deps import SESSION_COOKIE, AnyStaff, require_staff, session_token, set_session_cookie
+from parking.staff.deps import SESSION_COOKIE, AnyStaff, session_token, set_session_cookie, staff_dependency
 from parking.staff.schemas import LoginIn, MeOut, TokenCreated, TokenIn, TokenOut, UserIn, UserOut
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
-Admin = require_staff("admin")
-Leaving = require_staff(read_only_ok=True)
+Admin = Annotated[service.Staff, Depends(staff_dependency("admin"))]
+Leaving = Annotated[service.Staff, Depends(staff_dependency(read_only_ok=True))]
 
 
 def client_ip(request: Request) -> str:

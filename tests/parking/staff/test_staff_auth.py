@@ -101,11 +101,11 @@ async def test_a_user_limited_to_lots_sees_only_those_lanes(
             "email": "lots@example.vn",
             "role": "operator",
             "password": "x" * 12,
-            "lot_ids": [str(lot.id) for lot in ()],
+            "lot_ids": [str(b.id)],
         },
         headers=limited.headers,
     )
-    assert r.status_code == 403
+    assert r.status_code == 403  # only an admin creates accounts
 
 
 async def test_staff_cannot_be_given_another_operators_lot(
