@@ -105,7 +105,18 @@ async def review_sessions(db: AsyncSession, lot_ids: Sequence[uuid.UUID], limit:
     rows = await db.execute(
         select(ParkingSession, Lot.code.label("lot_code"), Lot.tariff_id, Lot.tariff_zone)
         .join(Lot, Lot.id == ParkingSession.lot_id)
-        .where(ParkingSession.lot_id.in_(lot_ids), ParkingSession.review_status == "pending")
+        .where(
+            ParkingSession.lot_id.in_(lot_ids),
+            or_(
+                ParkingSession.review_status == "pending",
+                # Plates the grammar corrected are worth a look too, until a person resolves them.
+                and_(
+                    ParkingSession.review_status == "none",
+                    ParkingSession.flags.overlap(["plate_corrected", "plate_mismatch"]),
+                    ParkingSession.updated_at >= func.now() - text("interval '2 days'"),
+                ),
+            ),
+        )
         .order_by(ParkingSession.updated_at.desc())
         .limit(limit)
     )

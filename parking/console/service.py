@@ -138,15 +138,38 @@ async def review_queue(db: AsyncSession, staff: Staff) -> list[dict[str, Any]]:
     events = await repo.events_by_ids(db, ids)
     out = []
     for sess, lot_code, _tariff, _zone in rows:
+        entry = events.get(sess.entry_event_id) if sess.entry_event_id else None
+        exit_ = events.get(sess.exit_event_id) if sess.exit_event_id else None
         out.append(
             {
                 "session": sess,
                 "lot": lot_code,
-                "entry": events.get(sess.entry_event_id) if sess.entry_event_id else None,
-                "exit": events.get(sess.exit_event_id) if sess.exit_event_id else None,
+                "entry": entry,
+                "exit": exit_,
+                "kinds": review_kinds(sess, entry, exit_),
             }
         )
     return out
+
+
+def review_kinds(sess: ParkingSession, entry: Any, exit_: Any) -> list[str]:
+    """Why a session waits for a person, in the queue's categories."""
+    flags = set(sess.flags or [])
+    reason = sess.review_reason or ""
+    kinds = []
+    if "plate_unreadable" in flags or any(e is not None and e.confidence < LOW_CONFIDENCE for e in (entry, exit_)):
+        kinds.append("low_confidence")
+    if "plate_corrected" in flags:
+        kinds.append("plate_corrected")
+    if "plate_mismatch" in flags:
+        kinds.append("similarity_match")
+    if "unknown_entry" in flags or sess.entry_at is None:
+        kinds.append("unknown_entry")
+    if reason.startswith("re-entered"):
+        kinds.append("double_visit")
+    if "fee_unknown" in flags:
+        kinds.append("fee_unknown")
+    return kinds or ["other"]
 
 
 def recompute_fee(tariffs: TariffBook, lot: Lot, sess: ParkingSession) -> tuple[int, list[dict[str, Any]]] | None:

@@ -142,3 +142,29 @@ async def test_review_confirm_recomputes_the_fee_through_the_pricing_engine_and_
             )
         assert [a.action for a in audit][-1] == "review.confirm"
         assert audit[-1].data["before"]["fee_vnd"] == fee + 1000 and audit[-1].data["after"]["fee_vnd"] == fee
+
+
+async def test_review_queue_sorts_unknown_entries_and_double_visits(
+    client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    op = await make_staff(sessionmaker, lot.operator_id, "operator")
+    await client.post("/v1/gate/events", json=event("exit", "30A-909.09"), headers=lot.exit.headers)  # never entered
+    await client.post("/v1/gate/events", json=event("entry", "30A-808.08"), headers=lot.entry.headers)
+    await client.post("/v1/gate/events", json=event("entry", "30A-808.08"), headers=lot.entry.headers)  # again
+    items = {it["session"].plate or it["session"].exit_plate: it["kinds"] for it in await _queue(sessionmaker, op)}
+    assert "unknown_entry" in items["30A90909"]
+    assert "double_visit" in items["30A80808"]
+    page = (await client.get("/console/review", headers=op.headers)).text
+    assert "không rõ lượt vào" in page and "nghi hai lượt gửi" in page
+
+
+async def _queue(sm: async_sessionmaker[AsyncSession], staff: Any) -> list[dict[str, Any]]:
+    from parking.console.service import review_queue
+    from parking.models import StaffUser
+    from parking.staff.service import principal
+
+    async with sm() as db:
+        user = await db.get(StaffUser, staff.id)
+        assert user is not None
+        me = await principal(db, user, role=user.role, via="token")
+        return await review_queue(db, me)
