@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.console.alerts import raise_alert
-from parking.models import AuditLog, ConsoleAlert, LaneOverride, Lot, ParkingSession
+from parking.models import AuditLog, ConsoleAlert, GateEvent, LaneOverride, Lot, ParkingSession
 from tests.factories import LotHandle, StaffHandle, event, make_lot, make_staff, random_car_plate
 
 CHROMIUM = "/usr/bin/chromium"
@@ -271,3 +271,35 @@ async def test_login_page_and_english_switch(browser: Browser, site: Site) -> No
     await page.get_by_role("button", name="Log in").click()
     await expect(page.get_by_role("alert")).to_contain_text("Wrong e-mail address or password.")
     await ctx.close()
+
+
+async def test_another_operators_admin_sees_none_of_it_in_the_browser(
+    browser: Browser, site: Site, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    stranger_lot = await make_lot(sessionmaker, capacities={"car_small": 2})
+    stranger = await make_staff(sessionmaker, stranger_lot.operator_id, "admin")
+    page = await login(browser, Site(site.url, site.lot, site.lot2, {**site.staff, "stranger": stranger}), "stranger")
+    html = await page.content()
+    assert stranger_lot.code in html
+    assert site.lot.code not in html and site.lot2.code not in html
+    async with sessionmaker() as db:
+        ev = (
+            await db.execute(select(GateEvent.id).where(GateEvent.lot_id == site.lot.id, GateEvent.has_image).limit(1))
+        ).scalar_one()
+    r = await page.goto(f"{site.url}/console/events/{ev}/image")  # a crop of the other operator's lot
+    assert r is not None and r.status == 404
+    await page.goto(f"{site.url}/console/review")
+    assert site.lot.code not in await page.content()
+    await page.context.close()
+
+
+async def test_overview_on_a_tablet(browser: Browser, site: Site) -> None:
+    page = await login(browser, site, "supervisor")
+    await page.set_viewport_size({"width": 768, "height": 1024})
+    await expect(page.get_by_test_id(f"override-{site.lot.code}-E1")).to_be_visible()
+    box = await page.get_by_test_id(f"override-{site.lot.code}-E1").bounding_box()
+    assert box is not None and box["height"] >= 44  # a finger-sized target
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    await shot(page, "07-tablet-supervisor")
+    assert width <= 800, width  # no page-wide sideways scrolling on a tablet
+    await page.context.close()
