@@ -350,8 +350,16 @@ async def finance(
         "labels": report["chart"]["days"],
         "datasets": [{"label": lot, "data": values} for lot, values in report["chart"]["per_lot"].items()],
     }
+    overrides = await repo.overrides(db, staff.lot_ids, _bounds(d0, d1)[0])
     return page(
-        request, "finance.html", staff, start=d0.isoformat(), end=d1.isoformat(), report=report, chart_spec=spec
+        request,
+        "finance.html",
+        staff,
+        start=d0.isoformat(),
+        end=d1.isoformat(),
+        report=report,
+        chart_spec=spec,
+        overrides=[o for o in overrides if o[0].at < _bounds(d0, d1)[1]],
     )
 
 

@@ -104,6 +104,10 @@ async def test_override_is_audited_and_sent_on_the_lane_command_stream(
     assert [a.action for a in rows] == ["lane.override_open"]
     assert rows[0].actor.startswith(f"staff:{sup.email}") and rows[0].data["reason"] == "reader failed, ticket checked"
     assert o.reason == "reader failed, ticket checked" and o.photo == b"\xff\xd8fakejpeg"
+    finance = await make_staff(sessionmaker, lot.operator_id, "finance")
+    async with httpx.AsyncClient(base_url=live_server.url) as c:  # type: ignore[attr-defined]
+        report = (await c.get("/console/finance", headers=finance.headers)).text
+    assert "reader failed, ticket checked" in report and f"staff:{sup.email}" in report  # visible in reports
 
 
 async def test_review_confirm_recomputes_the_fee_through_the_pricing_engine_and_is_audited(
