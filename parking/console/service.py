@@ -10,14 +10,17 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from redis.asyncio import Redis
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.audit.service import record
 from parking.console import repository as repo
 from parking.kit import outbox
 from parking.kit.errors import AppError
-from parking.models import ConsoleAlert, LaneOverride, Lot, ParkingSession
+from parking.models import ConsoleAlert, Debt, LaneOverride, Lot, ParkingSession
 from parking.occupancy.service import lot_snapshot
+from parking.payments import ledger
+from parking.payments import repository as ledger_repo
 from parking.payments import service as payments
 from parking.pricing import PricingError, TariffBook, quote
 from parking.staff.service import Staff
@@ -194,9 +197,13 @@ def recompute_fee(tariffs: TariffBook, lot: Lot, sess: ParkingSession) -> tuple[
 async def _change_fee(
     db: AsyncSession, staff: Staff, sess: ParkingSession, new_fee: int, lines: list[dict[str, Any]] | None, why: str
 ) -> dict[str, Any]:
-    """Set a session's fee. Money already taken above the new fee is refunded (the payments service issues the
-    adjustment invoice); a paid invoice is never edited. A higher fee after payment is refused (collect it as
-    a debt instead)."""
+    """Set a session's fee; money follows through the ledger, never by editing history.
+
+    * Paid more than the new fee: the difference is refunded through the payments service (which books it and
+      issues the adjustment e-invoice). A higher fee after payment is refused (collect a debt instead).
+    * Not paid yet: the receivable is corrected by an adjusting journal entry (or recognised now, when the
+      session had no fee, e.g. an unknown entry an attendant prices), and an open debt follows it.
+    """
     old = sess.fee_vnd
     paid = await repo.session_payments(db, sess.id)
     kept = sum(p.amount_vnd - p.refunded_vnd for p in paid)
@@ -216,17 +223,47 @@ async def _change_fee(
         r = await payments.refund(db, payment_id=p.id, amount_vnd=amount, reason=f"review: {why}", actor=staff.actor)
         refunds.append({"refund_id": str(r.id), "payment_id": str(p.id), "amount_vnd": amount})
         excess -= amount
+    ledger_delta = 0
+    if not kept and sess.status == "closed":
+        ledger_delta = await _adjust_receivable(db, sess, new_fee, why)
     sess.fee_vnd = new_fee
     if lines is not None:
         sess.fee_lines = lines
     elif old != new_fee:
-        sess.fee_lines = [
-            *(sess.fee_lines or []),
-            {"label": f"Điều chỉnh / Adjustment: {why}", "amount_vnd": new_fee - (old or 0)},
-        ]
-    if not kept and new_fee == 0 and sess.payment_status not in ("paid",):
+        adjustment = {"label": f"Điều chỉnh / Adjustment: {why}", "amount_vnd": new_fee - (old or 0)}
+        sess.fee_lines = [*(sess.fee_lines or []), adjustment]
+    if not kept and new_fee == 0:
         sess.payment_status = "free"
-    return {"old_fee_vnd": old, "new_fee_vnd": new_fee, "refunds": refunds}
+    return {"old_fee_vnd": old, "new_fee_vnd": new_fee, "refunds": refunds, "receivable_delta_vnd": ledger_delta}
+
+
+async def _adjust_receivable(db: AsyncSession, sess: ParkingSession, new_fee: int, why: str) -> int:
+    recognised = await ledger_repo.entry_postings(db, f"fee:{sess.id}")
+    owed = await ledger_repo.receivable_outstanding(db, sess.id)
+    key = f"fee_adjust:{sess.id}:{uuid.uuid4()}"
+    if not recognised:
+        if new_fee > 0:
+            await ledger_repo.post_entry(
+                db, ledger.fee_recognised(session_id=sess.id, lot_id=sess.lot_id, fee_vnd=new_fee)
+            )
+        delta = new_fee
+    else:
+        delta = new_fee - owed
+        if delta:
+            # More owed: receivable up, revenue up (credit); less: the mirror image. Booked as a correction.
+            postings = (ledger.Posting(ledger.RECEIVABLE, delta), ledger.Posting(ledger.revenue(sess.lot_id), -delta))
+            await ledger_repo.post_entry(
+                db, ledger.JournalEntry("adjustment", key, postings, session_id=sess.id, memo=f"review: {why}")
+            )
+    debt = (
+        await db.execute(select(Debt).where(Debt.session_id == sess.id, Debt.status == "open").with_for_update())
+    ).scalar_one_or_none()
+    if debt is not None:
+        if new_fee <= 0:
+            debt.status = "written_off"
+        else:
+            debt.amount_vnd = new_fee
+    return delta
 
 
 async def review_action(
