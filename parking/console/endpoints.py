@@ -26,7 +26,7 @@ from parking.console.templating import render
 from parking.invoices import service as invoice_service
 from parking.kit.deps import DB, AppState, State, get_state
 from parking.kit.errors import AppError
-from parking.occupancy.service import STREAM_CHANNEL
+from parking.occupancy.service import STREAM_CHANNEL, apply_deltas
 from parking.staff import service as staff_service
 from parking.staff.deps import check, set_session_cookie
 from parking.staff.endpoints import client_ip
@@ -282,12 +282,22 @@ async def review_action(
     reason: Annotated[str, Form()] = "",
     plate: Annotated[str | None, Form()] = None,
     fee_vnd: Annotated[str | None, Form()] = None,
+    target: Annotated[str | None, Form()] = None,
 ) -> Response:
     fee = int(fee_vnd) if fee_vnd and fee_vnd.strip().isdigit() else None
-    out = await service.review_action(
-        db, staff, state.tariffs, session_id, action=action, reason=reason, plate=plate, fee_vnd=fee
-    )
-    await db.commit()
+    if action == "merge":
+        try:
+            target_id = uuid.UUID(target or "")
+        except ValueError:
+            raise AppError("target_required", "Choose the stay this exit belongs to.", 422) from None
+        out = await service.merge(db, staff, state.tariffs, session_id, target_id, reason)
+        await db.commit()
+        await apply_deltas(state.redis, out.pop("occupancy"))  # after the commit, like the gate
+    else:
+        out = await service.review_action(
+            db, staff, state.tariffs, session_id, action=action, reason=reason, plate=plate, fee_vnd=fee
+        )
+        await db.commit()
     if request.headers.get("hx-request"):
         return page(request, "_notice.html", staff, ok=True, message="review_done", ref=out["session_id"], out=out)
     return RedirectResponse("/console/review", status_code=303)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.models import (
@@ -18,6 +18,7 @@ from parking.models import (
     Lane,
     LaneOverride,
     Lot,
+    LotCapacity,
     ParkingSession,
     Payment,
 )
@@ -227,3 +228,31 @@ async def invoices(
     if buyer_tax_code:
         q = q.where(Invoice.buyer_tax_code == buyer_tax_code.strip())
     return list((await db.execute(q.order_by(Invoice.issued_at.desc()).limit(limit))).scalars())
+
+
+async def open_sessions(
+    db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str, limit: int = 500
+) -> list[ParkingSession]:
+    rows = await db.execute(
+        select(ParkingSession)
+        .where(
+            ParkingSession.lot_id == lot_id,
+            ParkingSession.status == "open",
+            ParkingSession.vehicle_class == vehicle_class,
+        )
+        .order_by(ParkingSession.entry_at.desc())
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def move_event(db: AsyncSession, event_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    await db.execute(update(GateEvent).where(GateEvent.id == event_id).values(session_id=session_id))
+
+
+async def release_space(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str) -> None:
+    await db.execute(
+        update(LotCapacity)
+        .where(LotCapacity.lot_id == lot_id, LotCapacity.vehicle_class == vehicle_class)
+        .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
+    )

@@ -3,6 +3,7 @@ Never commits; every action is audited."""
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -143,16 +144,34 @@ async def review_queue(db: AsyncSession, staff: Staff) -> list[dict[str, Any]]:
     for sess, lot_code, _tariff, _zone in rows:
         entry = events.get(sess.entry_event_id) if sess.entry_event_id else None
         exit_ = events.get(sess.exit_event_id) if sess.exit_event_id else None
+        kinds = review_kinds(sess, entry, exit_)
+        candidates = []
+        if "unknown_entry" in kinds and sess.exit_plate and sess.status == "closed":
+            candidates = await merge_candidates(db, sess)
         out.append(
             {
                 "session": sess,
                 "lot": lot_code,
                 "entry": entry,
                 "exit": exit_,
-                "kinds": review_kinds(sess, entry, exit_),
+                "kinds": kinds,
+                "candidates": candidates,
             }
         )
     return out
+
+
+async def merge_candidates(db: AsyncSession, sess: ParkingSession, limit: int = 5) -> list[dict[str, Any]]:
+    """Open sessions of the lot whose plate looks like this exit's read (difflib's ratio: a handful of
+    characters, no need for a library), best first."""
+    rows = await repo.open_sessions(db, sess.lot_id, sess.vehicle_class)
+    scored = [(difflib.SequenceMatcher(None, sess.exit_plate or "", o.plate or "").ratio(), o) for o in rows if o.plate]
+    scored.sort(key=lambda x: -x[0])
+    return [
+        {"id": str(o.id), "plate": o.plate, "entry_at": o.entry_at, "score": round(r, 2)}
+        for r, o in scored[:limit]
+        if r >= 0.5
+    ]
 
 
 def review_kinds(sess: ParkingSession, entry: Any, exit_: Any) -> list[str]:
@@ -263,6 +282,11 @@ async def _adjust_receivable(db: AsyncSession, sess: ParkingSession, new_fee: in
             debt.status = "written_off"
         else:
             debt.amount_vnd = new_fee
+    elif new_fee > 0 and sess.payment_status == "none":
+        # The car has left with nothing asked of it (unknown entry, missed exit): what it owes becomes a debt of
+        # its plate, announced at its next entry, as for any unpaid exit.
+        await db.flush()
+        await payments.record_debt(db, session_id=sess.id, reason="attendant_override")
     return delta
 
 
@@ -322,6 +346,60 @@ async def review_action(
     )
     await db.flush()
     return {"session_id": str(sess.id), "action": action, **after, **result}
+
+
+async def merge(
+    db: AsyncSession, staff: Staff, tariffs: TariffBook, source_id: uuid.UUID, target_id: uuid.UUID, reason: str
+) -> dict[str, Any]:
+    """An exit nobody could match (`source`, unknown entry) belongs to an open stay (`target`) whose plate was
+    read differently: the stay ends at that exit, its fee comes from the pricing engine, what it owes goes
+    through the ledger (a debt: the car has left), the lot has one car less. Returns the occupancy change."""
+    if not reason or len(reason.strip()) < 3:
+        raise AppError("reason_required", "Say why (at least 3 characters).", 422)
+    src = await repo.session_for_update(db, source_id)
+    dst = await repo.session_for_update(db, target_id)
+    if src is None or dst is None or not staff.sees(src.lot_id) or not staff.sees(dst.lot_id):
+        raise AppError("session_not_found", "No session here.", 404)
+    if src.lot_id != dst.lot_id or src.status != "closed" or src.entry_at is not None or src.exit_event_id is None:
+        raise AppError("not_mergeable", "Only an exit without an entry merges into an open stay of its lot.", 409)
+    if dst.status != "open":
+        raise AppError("not_mergeable", "The stay to merge into must still be open.", 409)
+    lot = await db.get(Lot, dst.lot_id)
+    assert lot is not None
+    now = datetime.now(UTC)
+    dst.status = "closed"
+    dst.exit_event_id = src.exit_event_id
+    dst.exit_at = src.exit_at
+    dst.exit_plate = src.exit_plate if src.exit_plate != dst.plate else None
+    dst.flags = [*(dst.flags or []), "merged"]
+    dst.review_status = "resolved"
+    dst.review_reason = f"merge: {reason.strip()}"
+    dst.updated_at = now
+    fee = recompute_fee(tariffs, lot, dst)
+    money = await _change_fee(db, staff, dst, fee[0], fee[1], reason.strip()) if fee else {}
+    src.flags = [*(src.flags or []), "merged"]
+    src.review_status = "resolved"
+    src.review_reason = f"merged into {dst.id}"
+    src.fee_vnd = 0
+    src.updated_at = now
+    await repo.move_event(db, src.exit_event_id, dst.id)
+    await repo.release_space(db, dst.lot_id, dst.vehicle_class)
+    await record(
+        db,
+        actor=staff.actor,
+        action="review.merge",
+        entity="session",
+        entity_id=str(dst.id),
+        data={"reason": reason.strip(), "from_session": str(src.id), "exit_event_id": str(src.exit_event_id), **money},
+    )
+    await db.flush()
+    return {
+        "session_id": str(dst.id),
+        "action": "merge",
+        "fee_vnd": dst.fee_vnd,
+        **money,
+        "occupancy": [(dst.lot_id, dst.vehicle_class, -1)],
+    }
 
 
 # ---------------------------------------------------------------- manual barrier override

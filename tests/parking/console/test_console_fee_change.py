@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import select, update
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.models import AuditLog, Debt, Invoice, ParkingSession, Payment, Refund
 from parking.payments import repository
-from tests.factories import LotHandle, make_staff, random_car_plate
+from tests.factories import LotHandle, event, make_staff, random_car_plate
 from tests.payments.conftest import Sim, make_driver, park
 
 
@@ -100,3 +101,40 @@ async def test_waiving_an_unpaid_fee_corrects_the_receivable_and_writes_the_debt
         assert s is not None and s.fee_vnd == 0 and s.payment_status == "free"
         fee_entry = await repository.entry_postings(db, f"fee:{sid}")
     assert sum(p.amount_vnd for p in fee_entry) == 0 and len(fee_entry) == 2  # the original entry is untouched
+
+
+async def test_merging_an_unmatched_exit_into_its_stay_closes_it_prices_it_and_frees_the_space(
+    client: httpx.AsyncClient, sim: Sim, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    now = datetime.now(UTC)
+    r = await client.post(
+        "/v1/gate/events", json=event("entry", "30A-123.45", at=now - timedelta(hours=2)), headers=lot.entry.headers
+    )
+    stay = r.json()["session_id"]
+    r = await client.post("/v1/gate/events", json=event("exit", "30A-129.46", at=now), headers=lot.exit.headers)
+    assert r.json()["action"] == "attendant"  # two characters off: the gate does not guess
+    orphan = r.json()["session_id"]
+    sup = await make_staff(sessionmaker, lot.operator_id, "supervisor")
+    page = (await client.get("/console/review", headers=sup.headers)).text
+    assert f'data-testid="merge-{orphan}"' in page and f'value="{stay}"' in page  # offered as the candidate
+    occ = (await client.get(f"/v1/lots/{lot.id}/occupancy")).json()["classes"]["car_small"]["occupied"]
+    assert occ == 1
+    r = await client.post(
+        f"/console/review/{orphan}",
+        data={"action": "merge", "target": stay, "reason": "exit read 9 for 3"},
+        headers=sup.headers,
+    )
+    assert r.status_code == 303, r.text
+    async with sessionmaker() as db:
+        s = await db.get(ParkingSession, uuid.UUID(stay))
+        o = await db.get(ParkingSession, uuid.UUID(orphan))
+        owed = await repository.receivable_outstanding(db, uuid.UUID(stay))
+        debt = (await db.execute(select(Debt).where(Debt.session_id == uuid.UUID(stay)))).scalar_one()
+        audit = (await db.execute(select(AuditLog.action).where(AuditLog.entity_id == stay))).scalars().all()
+    assert s is not None and o is not None
+    assert s.status == "closed" and s.exit_event_id == o.exit_event_id
+    assert s.fee_vnd and s.fee_vnd > 0 and owed == s.fee_vnd and debt.amount_vnd == s.fee_vnd
+    assert o is not None and o.review_status == "resolved" and "merged" in o.flags
+    assert "review.merge" in audit
+    occ = (await client.get(f"/v1/lots/{lot.id}/occupancy")).json()["classes"]["car_small"]["occupied"]
+    assert occ == 0
