@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.models import (
@@ -45,7 +46,7 @@ async def last_events_per_lane(db: AsyncSession, lane_ids: Sequence[uuid.UUID]) 
     rows = await db.execute(
         select(GateEvent)
         .where(GateEvent.lane_id.in_(lane_ids))
-        .distinct(GateEvent.lane_id)
+        .ext(distinct_on(GateEvent.lane_id))
         .order_by(GateEvent.lane_id, GateEvent.received_at.desc())
     )
     return {e.lane_id: e for e in rows.scalars()}
