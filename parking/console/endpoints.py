@@ -21,6 +21,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from parking.console import exports, service
 from parking.console import repository as repo
+from parking.console.alerts import STREAM as ALERT_STREAM
 from parking.console.i18n import LOCALES, pick
 from parking.console.templating import render
 from parking.invoices import service as invoice_service
@@ -198,7 +199,7 @@ async def stream(request: Request, db: DB, state: State, staff: Viewer) -> Event
     await db.rollback()  # the stream may stay open for hours: no connection held
     locale = _locale(request, staff)
     lots = {str(lot_id) for lot_id in staff.lot_ids}
-    channels = [STREAM_CHANNEL, *(f"lot:{lot_id}:events" for lot_id in staff.lot_ids)]
+    channels = [STREAM_CHANNEL, ALERT_STREAM, *(f"lot:{lot_id}:events" for lot_id in staff.lot_ids)]
 
     async def events() -> AsyncIterator[dict[str, str]]:
         pubsub = state.redis.pubsub()
@@ -223,6 +224,13 @@ async def stream(request: Request, db: DB, state: State, staff: Viewer) -> Event
                         continue
                     html = render(locale, "_occ_cell.html", c=c)
                     yield {"event": f"occ-{body['lot_id']}-{body['vehicle_class']}", "data": html}
+                elif msg["channel"] == ALERT_STREAM:
+                    # New alerts of this operator (and, when tied to a lot, only of the lots this person sees).
+                    if body.get("operator_id") != str(staff.operator_id) or (
+                        body.get("lot_id") and body["lot_id"] not in lots
+                    ):
+                        continue
+                    yield {"event": "alert", "data": render(locale, "_alert_item.html", a=body)}
                 else:
                     async with state.sessionmaker() as s:
                         item = await service.feed_event(s, staff, uuid.UUID(body["event_id"]))

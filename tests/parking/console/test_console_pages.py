@@ -172,3 +172,25 @@ async def _queue(sm: async_sessionmaker[AsyncSession], staff: Any) -> list[dict[
         assert user is not None
         me = await principal(db, user, role=user.role, via="token")
         return await review_queue(db, me)
+
+
+async def test_new_alerts_reach_open_consoles_of_their_operator_only(
+    live_server: object, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    from parking.console.alerts import raise_alert
+
+    other = await make_lot(sessionmaker, capacities={"car_small": 1})
+    me = await make_staff(sessionmaker, lot.operator_id, "operator")
+
+    async def trigger() -> None:
+        async with sessionmaker() as db:  # the other operator's alert first: had it leaked, it would come first
+            for target, text in ((other, "THEIRS-ALERT"), (lot, "OURS-ALERT")):
+                await raise_alert(
+                    db, operator_id=target.operator_id, lot_id=target.id, kind="lane_offline", severity="critical",
+                    message=f"{target.code} {text}", dedupe_key=f"sse-test:{uuid.uuid4()}",
+                )  # fmt: skip
+            await db.commit()  # the outbox worker publishes them to the consoles (and the webhook, if any)
+
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as c:  # type: ignore[attr-defined]
+        seen = await asyncio.wait_for(_sse_until(c, "/console/stream", me.headers, "OURS-ALERT", trigger), 20)
+    assert "event: alert" in seen and "THEIRS-ALERT" not in seen
