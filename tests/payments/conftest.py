@@ -152,4 +152,3 @@ async def park(
     r = await client.post("/v1/gate/events", json=event("exit", plate, at=now, **exit_extra), headers=lot.exit.headers)
     assert r.status_code == 200, r.text
     return r.json()
-
