@@ -148,7 +148,6 @@ async def webhooks(db: DB, client: WebhookManager) -> list[S.WebhookOut]:
 @router.delete("/webhooks/{webhook_id}", status_code=204, summary="Stop a webhook (scope webhooks:manage)")
 async def remove_webhook(webhook_id: uuid.UUID, db: DB, client: WebhookManager) -> None:
     await service.remove_webhook(db, client, webhook_id)
-    await db.commit()
 
 
 @router.get(

@@ -115,7 +115,6 @@ async def lot_settings(
     code: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,32}$")], body: LotSettingsIn, db: DB, staff: Staff
 ) -> LotSettingsOut:
     lot = await service.update_lot_settings(db, code, body.model_dump(exclude_unset=True))
-    await db.commit()
     return LotSettingsOut(
         code=lot.code,
         opens_at=lot.opens_at.strftime("%H:%M") if lot.opens_at else None,

@@ -19,7 +19,6 @@ from tests.factories import LotHandle, event, random_car_plate
 from tests.factories.payment_simulator import run_simulator
 
 SECRET = "payments-test-secret"
-OPERATOR_KEY = "payments-test-operator"
 
 
 @dataclass
@@ -53,7 +52,6 @@ def payment_sim_url(live_server: Any) -> Iterator[str]:
                 sepay_api_key=SECRET,
                 sepay_hmac_secret=SECRET,
                 vnpay_hash_secret=SECRET,
-                operator_api_key=OPERATOR_KEY,
                 default_deferred_limit_vnd=300_000,
             )
         )
@@ -163,6 +161,3 @@ async def park(
     r = await client.post("/v1/gate/events", json=event("exit", plate, at=now, **exit_extra), headers=lot.exit.headers)
     assert r.status_code == 200, r.text
     return r.json()
-
-
-OP = {"X-Operator-Key": OPERATOR_KEY}
