@@ -1,7 +1,7 @@
 """staff: console users of an operator, their lots, console sessions, API tokens
 
 Revision ID: 0030
-Revises: 0003
+Revises: 0051
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0030"
-down_revision = "0003"
+down_revision = "0051"
 branch_labels = None
 depends_on = None
 

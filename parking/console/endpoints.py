@@ -27,8 +27,9 @@ from parking.console.templating import render
 from parking.invoices import service as invoice_service
 from parking.kit.deps import DB, AppState, State, get_state
 from parking.kit.errors import AppError
+from parking.kit.redis_keys import OCCUPANCY_CHANNEL as STREAM_CHANNEL
 from parking.kit.uow import after_commit
-from parking.occupancy.service import STREAM_CHANNEL, apply_deltas
+from parking.occupancy.service import apply_deltas
 from parking.staff import service as staff_service
 from parking.staff.deps import check, set_session_cookie
 from parking.staff.endpoints import client_ip

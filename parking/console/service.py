@@ -18,10 +18,10 @@ from parking.audit.service import record
 from parking.console import repository as repo
 from parking.kit import outbox
 from parking.kit.errors import AppError
+from parking.ledger import repository as ledger_repo
+from parking.ledger import rules as ledger
 from parking.models import ConsoleAlert, Debt, LaneOverride, Lot, ParkingSession
 from parking.occupancy.service import lot_snapshot
-from parking.payments import ledger
-from parking.payments import repository as ledger_repo
 from parking.payments import service as payments
 from parking.pricing import PricingError, TariffBook, quote
 from parking.staff.service import Staff

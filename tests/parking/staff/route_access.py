@@ -11,15 +11,20 @@ ALL_ROLES = ("admin", "supervisor", "operator", "finance", "auditor")
 
 @dataclass(frozen=True)
 class Access:
-    kind: str  # public | lane | driver | webhook | receipt | staff | console_public
+    kind: str  # public | lane | driver | driver_page | city | webhook | receipt | staff | console
     roles: tuple[str, ...] = ALL_ROLES  # staff roles that pass the role check (write routes exclude auditor)
     body: dict[str, Any] | None = None  # a valid body, for staff write routes (auth must not hide behind a 422)
     form: bool = False  # send `body` as a form (console pages) instead of JSON
     why: str = ""
+    # "query": query parameters sent with every call; "params": path parameters when the test names none
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 W = ("admin", "supervisor", "operator", "finance")  # every role that writes
+DESK = ("admin", "supervisor", "operator", "auditor")  # disputes, reports, plate claims, lot settings (auditor: GETs)
+DESK_W = ("admin", "supervisor", "operator")
+FINANCE = ("admin", "finance")  # reconciliation runs, imports, refund proposals
+FINANCE_R = ("admin", "finance", "auditor")
 PUBLIC = Access("public")
 
 ROUTES: dict[tuple[str, str], Access] = {
@@ -43,6 +48,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/gate/sessions/{session_id}"): Access("lane"),
     ("GET", "/v1/gate/events/{event_id}"): Access("lane"),
     ("GET", "/v1/gate/commands"): Access("lane"),
+    ("POST", "/v1/gate/events/{event_id}/outcome"): Access("lane", body={"outcome": "opened"}),
+    ("POST", "/v1/gate/sessions/{session_id}/left-unpaid"): Access("lane"),
     # Public information for drivers' apps and the exit kiosk
     ("GET", "/v1/lots"): Access("public", why="lot map with free spaces for drivers"),
     ("GET", "/v1/lots/{lot_id}/occupancy"): Access("public", why="free spaces of a lot"),
@@ -51,7 +58,40 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/tariffs"): Access("public", why="published tariffs"),
     ("GET", "/v1/quote"): Access("public", why="what-if quote"),
     ("GET", "/v1/lots/{lot_id}/quote"): Access("public", why="what-if quote"),
-    ("GET", "/v1/sessions/{session_id}/fee"): Access("public", why="kiosk/driver: fee of a session by its id"),
+    ("GET", "/v1/sessions/{session_id}/fee"): Access(
+        "public", why="its driver, a lane of its lot or staff of its lot (checked after the session is found)"
+    ),
+    ("GET", "/v1/sessions/{session_id}/crops/{side}"): Access("public", why="same access as the fee proof"),
+    ("GET", "/v1/places"): Access("public", why="find a space"),
+    ("GET", "/v1/places/{code}/forecast"): Access("public", why="free spaces ahead"),
+    ("GET", "/docs/init.js"): Access("public", why="vendored API docs"),
+    ("GET", "/static/swagger-ui/{path}"): Access("public", why="vendored API docs"),
+    # Mobile pages for drivers (driver cookie after the identity provider's sign-in)
+    ("GET", "/m"): Access("public", why="home page: find a space"),
+    ("GET", "/m/lots/{code}"): Access("public", why="a lot's page"),
+    ("GET", "/m/login"): Access("public", why="sign in through the identity provider"),
+    ("GET", "/m/callback"): Access("public", why="the identity provider's answer (state and nonce checked)"),
+    ("GET", "/m/me"): Access("driver_page"),
+    ("GET", "/m/sessions/{session_id}"): Access("driver_page"),
+    ("GET", "/m/sessions/{session_id}/crops/{side}"): Access("driver_page"),
+    ("POST", "/m/sessions/{session_id}/dispute"): Access(
+        "driver_page", body={"csrf": "forged", "kind": "other", "reason": "route test"}, form=True
+    ),
+    ("POST", "/m/lots/{code}/report"): Access(
+        "driver_page",
+        body={"csrf": "forged", "kind": "other", "comment": "route test"},
+        form=True,
+        extra={"params": {"code": "NO-SUCH-LOT"}},
+    ),
+    # City feed (city client key with scopes)
+    ("GET", "/v1/city/places"): Access("city"),
+    ("GET", "/v1/city/occupancy"): Access("city"),
+    ("GET", "/v1/city/rates"): Access("city"),
+    ("GET", "/v1/city/aggregates"): Access("city"),
+    ("POST", "/v1/city/webhooks"): Access("city", body={"url": "https://example.vn/hook", "events": ["alert"]}),
+    ("GET", "/v1/city/webhooks"): Access("city"),
+    ("DELETE", "/v1/city/webhooks/{webhook_id}"): Access("city"),
+    ("GET", "/v1/city/webhooks/{webhook_id}/deliveries"): Access("city"),
     ("GET", "/v1/payments/intents/{reference}"): Access("public", why="kiosk polls its QR by reference"),
     # Bank/gateway webhooks (signed)
     ("POST", "/v1/payments/notify/sepay"): Access("webhook"),
@@ -80,6 +120,12 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/drivers/me/invoices"): Access("driver"),
     ("PUT", "/v1/drivers/me/invoice-details"): Access("driver"),
     ("POST", "/v1/drivers/me/invoices/{mccqt}/company"): Access("driver"),
+    ("POST", "/v1/drivers/oidc/token"): Access("public", why="sign in with the identity provider's ID token"),
+    ("GET", "/v1/drivers/me/vehicle-claims"): Access("driver"),
+    ("POST", "/v1/drivers/me/disputes"): Access("driver"),
+    ("GET", "/v1/drivers/me/disputes"): Access("driver"),
+    ("GET", "/v1/drivers/me/disputes/{dispute_id}"): Access("driver"),
+    ("POST", "/v1/lots/{lot_code}/reports"): Access("driver"),
     # Staff
     ("GET", "/v1/lanes"): Access("staff"),
     ("POST", "/v1/payments/{payment_id}/refunds"): Access(
@@ -90,6 +136,32 @@ ROUTES: dict[tuple[str, str], Access] = {
     ),
     ("POST", "/v1/payments/intents/expire"): Access("staff", roles=("admin", "supervisor", "operator"), body={}),
     ("GET", "/v1/payments/ledger/check"): Access("staff", roles=("admin", "finance", "auditor")),
+    # Driver-side queues: scoped by the staff member's lots (claims: by the lots where the plate has parked)
+    ("GET", "/v1/operator/disputes"): Access("staff", roles=DESK),
+    ("POST", "/v1/operator/disputes/{dispute_id}/decision"): Access(
+        "staff", roles=DESK_W, body={"decision": "reject", "reason": "route test"}
+    ),
+    ("GET", "/v1/operator/reports"): Access("staff", roles=DESK),
+    ("POST", "/v1/operator/reports/{report_id}/ack"): Access("staff", roles=DESK_W, body={}),
+    ("GET", "/v1/operator/vehicle-claims"): Access("staff", roles=DESK),
+    ("POST", "/v1/operator/vehicle-claims/{claim_id}/decision"): Access(
+        "staff", roles=DESK_W, body={"approve": False, "reason": "route test"}
+    ),
+    ("PATCH", "/v1/operator/lots/{code}"): Access("staff", roles=DESK_W, body={}),
+    ("POST", "/v1/operator/city-clients"): Access(
+        "staff", roles=("admin",), body={"name": "route test", "scopes": ["places:read"]}, why="platform-wide feed"
+    ),
+    # Reconciliation. A valid run/import/demo reaches the bank files or the payment simulator: the role check is
+    # shown on a malformed day/date/file (422 comes after authentication and the role check).
+    ("POST", "/v1/reconciliation/imports"): Access(
+        "staff", roles=FINANCE, body={}, extra={"query": {"provider": "bank", "kind": "bank-statement"}}
+    ),
+    ("POST", "/v1/reconciliation/runs/{day}"): Access("staff", roles=FINANCE, body={}),
+    ("POST", "/v1/reconciliation/demo"): Access("staff", roles=FINANCE, body={}, extra={"query": {"date": "bad"}}),
+    ("GET", "/v1/reconciliation/runs/{day}"): Access("staff", roles=FINANCE_R),
+    ("GET", "/v1/reconciliation/discrepancies/{day}"): Access("staff", roles=FINANCE_R),
+    ("GET", "/v1/reconciliation/reports/{day}"): Access("staff", roles=FINANCE_R),
+    ("POST", "/v1/reconciliation/refund-proposals/{proposal_id}/approve"): Access("staff", roles=FINANCE, body={}),
     ("POST", "/v1/staff/login"): Access("public", why="console login (throttled)"),
     ("POST", "/v1/staff/logout"): Access("staff", body={}),
     ("GET", "/v1/staff/me"): Access("staff"),

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.app import create_app
 from parking.console.alerts import raise_alert
-from parking.models import Payment, StaffUser
+from parking.models import Dispute, Driver, LotReport, ParkingSession, Payment, RefundProposal, StaffUser, VehicleClaim
 from parking.settings import Settings
 from tests.factories import LotHandle, StaffHandle, event, make_lot, make_staff, random_car_plate
 from tests.parking.staff.route_access import ALL_ROLES, ROUTES, Access
@@ -87,10 +87,19 @@ class World:
     session_id: str
     payment_id: uuid.UUID
     plate: str
+    dispute_id: uuid.UUID
+    report_id: uuid.UUID
+    claim_id: uuid.UUID
+    proposal_id: uuid.UUID
 
     def params(self) -> dict[str, str]:
         return {
             "lot_id": str(self.lot.id),
+            "code": self.lot.code,
+            "dispute_id": str(self.dispute_id),
+            "report_id": str(self.report_id),
+            "claim_id": str(self.claim_id),
+            "proposal_id": str(self.proposal_id),
             "session_id": self.session_id,
             "payment_id": str(self.payment_id),
             "token_id": str(self.victim_token_id),
@@ -145,8 +154,31 @@ async def world(sessionmaker: async_sessionmaker[AsyncSession], live_server: Any
             dedupe_key=f"route-test:{lot.id}",
         )
         assert alert_id is not None
+        # The driver-side queues: a dispute, a problem report and a plate claim on this lot's car, and a
+        # reconciliation refund proposal on its payment.
+        sess = await db.get(ParkingSession, uuid.UUID(session_id))
+        assert sess is not None and sess.plate
+        driver = Driver(id=uuid.uuid4(), email=f"route-{uuid.uuid4().hex[:8]}@example.vn", password_hash=None)
+        db.add(driver)
+        await db.flush()
+        dispute = Dispute(
+            id=uuid.uuid4(), session_id=sess.id, driver_id=driver.id, lot_id=lot.id, kind="other",
+            reason="route test", evidence={},
+        )  # fmt: skip
+        report = LotReport(id=uuid.uuid4(), lot_id=lot.id, driver_id=driver.id, kind="barrier_broken", comment="x")
+        claim = VehicleClaim(id=uuid.uuid4(), driver_id=driver.id, plate=sess.plate, vehicle_class=sess.vehicle_class)
+        db.add_all([dispute, report, claim])
+        await db.flush()
+        proposal = RefundProposal(
+            id=uuid.uuid4(), business_date=staff_service.now_utc().date(), statement_line_id=uuid.uuid4().int >> 66,
+            payment_id=payment.id, amount_vnd=1000, status="awaiting_approval",
+        )  # fmt: skip
+        db.add(proposal)
         await db.commit()
-    return World(lot, other, staff, intruder, tok.id, alert_id, ev["event_id"], session_id, payment.id, plate)
+    return World(
+        lot, other, staff, intruder, tok.id, alert_id, ev["event_id"], session_id, payment.id, plate,
+        dispute.id, report.id, claim.id, proposal.id,
+    )  # fmt: skip
 
 
 def _url(path: str, params: dict[str, str]) -> str:
@@ -159,24 +191,29 @@ def _url(path: str, params: dict[str, str]) -> str:
 async def _call(
     c: httpx.AsyncClient, method: str, path: str, params: dict[str, str], access: Access, headers: dict[str, str]
 ) -> httpx.Response:
-    url = _url(path, params)
+    url = _url(path, {**access.extra.get("params", {}), **params})
+    query = access.extra.get("query")
     if path.endswith("/stream") or path.endswith("/commands"):
-        async with c.stream(method, url, headers=headers) as r:
+        async with c.stream(method, url, headers=headers, params=query) as r:
             await r.aclose()
             return r
     if method in ("GET", "DELETE"):
-        return await c.request(method, url, headers=headers)
+        return await c.request(method, url, headers=headers, params=query)
     if access.form:
-        return await c.request(method, url, data=access.body or {}, headers=headers)
-    return await c.request(method, url, json=access.body if access.body is not None else {}, headers=headers)
+        return await c.request(method, url, data=access.body or {}, headers=headers, params=query)
+    body = access.body if access.body is not None else {}
+    return await c.request(method, url, json=body, headers=headers, params=query)
 
 
 @pytest.mark.parametrize(("method", "path"), APP_ROUTES, ids=[f"{m} {p}" for m, p in APP_ROUTES])
 async def test_route_without_credentials(method: str, path: str, client: httpx.AsyncClient) -> None:
     access = ROUTES[(method, path)]
     r = await _call(client, method, path, {}, access, {})
-    if access.kind in ("lane", "driver", "staff"):
+    if access.kind in ("lane", "driver", "staff", "city"):
         assert r.status_code == 401, r.text
+    elif access.kind == "driver_page":  # the driver's pages send a visitor without the cookie to sign in, or refuse
+        signin = r.status_code in (302, 303) and r.headers["location"].startswith("/m/login")
+        assert signin or r.status_code in (401, 403, 404), r.text
     elif access.kind == "console":
         assert r.status_code == 303 and r.headers["location"].startswith("/console/login"), r.text
     elif access.kind == "receipt":
@@ -217,7 +254,8 @@ async def test_staff_route_hides_another_operators_data(
 ) -> None:
     access = ROUTES[(method, path)]
     r = await _call(client, method, path, world.params(), access, world.intruder.headers)
-    if re.search(r"\{(?!fmt\}|locale\})", path):  # the path names a resource of the other operator
+    # The path names a resource of the other operator (a format, a language or a day is nobody's)
+    if re.search(r"\{(?!fmt\}|locale\}|day\})", path):
         assert r.status_code in (403, 404), r.text
     if path.endswith("/stream"):
         return  # a live stream: tested by test_console_stream_only_carries_own_lots
