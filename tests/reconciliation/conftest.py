@@ -14,7 +14,6 @@ from tests.factories import LotHandle, make_lot
 from tests.factories.payment_simulator import run_simulator
 
 SECRET = "recon-test-secret"
-OPERATOR_KEY = "recon-test-operator"
 
 
 @pytest.fixture
@@ -44,10 +43,10 @@ def recon_sim(live_server: Any) -> Iterator[str]:
             PaymentSettings(
                 provider_base_url=url,
                 provider_secret=SECRET,
+                sepay_auth="hmac",  # the simulator's webhook uses SePay's HMAC method
                 sepay_api_key=SECRET,
                 sepay_hmac_secret=SECRET,
                 vnpay_hash_secret=SECRET,
-                operator_api_key=OPERATOR_KEY,
             )
         )
         yield url

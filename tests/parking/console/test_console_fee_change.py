@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from parking.models import AuditLog, Debt, Invoice, ParkingSession, Payment, Refund
 from parking.payments import repository
 from tests.factories import LotHandle, event, make_staff, random_car_plate
-from tests.payments.conftest import Sim, make_driver, park
+from tests.parking.payments.conftest import Sim, make_driver, park
 
 
 async def test_waiving_a_paid_fee_refunds_it_with_an_adjustment_invoice(

@@ -15,10 +15,21 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.payments.settings import PaymentSettings, use_payment_settings
-from tests.factories import LotHandle, event, random_car_plate
+from tests.factories import LotHandle, event, make_lot, make_staff, random_car_plate
 from tests.factories.payment_simulator import run_simulator
 
 SECRET = "payments-test-secret"
+# The headers of an admin who approves the plate claims of `make_driver`: a fresh plate has parked nowhere, and
+# such a claim goes to the admins (of any operator). Filled by the autouse `claims_admin` fixture.
+OP: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def claims_admin(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    if not OP:
+        lot = await make_lot(sessionmaker, capacities={"car_small": 1})
+        OP.update((await make_staff(sessionmaker, lot.operator_id, "admin")).headers)
+    return OP
 
 
 @dataclass
