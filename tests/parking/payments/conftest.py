@@ -125,7 +125,10 @@ async def make_driver(
     balance_vnd: int = 1_000_000,
     link: bool = True,
     vehicle_class: str = "car_small",
+    approver: dict[str, str] | None = None,
 ) -> Driver:
+    """A driver with `plate` linked through an approved claim. A plate that has parked is approved by staff of
+    its lot's operator (`approver`); one that parked nowhere by an admin of any operator (`OP`)."""
     email = f"d{uuid.uuid4().hex[:10]}@example.vn"
     r = await client.post("/v1/drivers/register", json={"email": email, "password": "correct horse 1"})
     assert r.status_code == 201, r.text
@@ -142,7 +145,7 @@ async def make_driver(
     r = await client.post(
         f"/v1/operator/vehicle-claims/{r.json()['id']}/decision",
         json={"approve": True, "reason": "registration papers seen", "history_from": "2000-01-01T00:00:00+07:00"},
-        headers=OP,
+        headers=approver or OP,
     )
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
     d.plate = r.json()["plate"]

@@ -344,5 +344,7 @@ async def test_seed_demo_driver_is_idempotent(db: AsyncSession) -> None:
     assert first == second and first["wallet"] == DEMO_WALLET
     linked = await repository.linked_method_for_plate(db, plate)
     assert linked is not None and linked[1].token == DEMO_WALLET
-    name, cmd = demo.simulator_command("http://127.0.0.1:8000")
-    assert name == "payment-provider" and f"{demo.DEMO_WALLET}:{demo.DEMO_WALLET_BALANCE_VND}" in cmd
+    from parking.payments import demo as payments_demo
+
+    name, cmd = payments_demo.simulator_command("http://127.0.0.1:8000")
+    assert name == "payment-provider" and f"{DEMO_WALLET}:{payments_demo.DEMO_WALLET_BALANCE_VND}" in cmd

@@ -329,7 +329,8 @@ async def test_unpaid_exit_becomes_debt_announced_at_next_entry_and_paid_later(
     assert entry["action"] == "open" and "has_debt" in entry["flags"]
     assert any("Unpaid" in line for line in entry["display"]["lines"])
     # The driver registers that plate: the debt shows up on the account, and is paid with the linked wallet.
-    d = await make_driver(client, sim, plate=plate)
+    desk = (await make_staff(sessionmaker, lot.operator_id, "operator")).headers  # the plate parked in its lot
+    d = await make_driver(client, sim, plate=plate, approver=desk)
     [debt] = (await client.get("/v1/drivers/me/debts", headers=d.headers)).json()
     assert debt["amount_vnd"] == fee and debt["status"] == "open"
     r = await client.post(f"/v1/drivers/me/debts/{debt['id']}/pay", json={"method": "linked"}, headers=d.headers)
@@ -362,7 +363,7 @@ async def test_expired_qr_becomes_debt_paid_by_qr(
     r = await client.post("/v1/payments/intents/expire", headers=op)
     assert r.json()["expired"] >= 1
     assert (await session_row(sessionmaker, sid)).payment_status == "debt"
-    d = await make_driver(client, sim, plate=plate, link=False)
+    d = await make_driver(client, sim, plate=plate, link=False, approver=op)
     [debt] = (await client.get("/v1/drivers/me/debts", headers=d.headers)).json()
     r = await client.post(f"/v1/drivers/me/debts/{debt['id']}/pay", json={"method": "vietqr"}, headers=d.headers)
     qr = r.json()["payment"]
