@@ -3,6 +3,7 @@
 Revision ID: 0030
 Revises: 0051
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
