@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
+import parking.console.alerts
 import parking.invoices.tasks
 from parking.city import service as city
 from parking.city.endpoints import operator_router as city_operator_router
 from parking.city.endpoints import router as city_router
+from parking.console.alerts import evaluate as evaluate_alerts
+from parking.console.endpoints import install as install_console
 from parking.disputes.endpoints import operator_router as disputes_operator_router
 from parking.disputes.endpoints import router as disputes_router
 from parking.drivers.endpoints import operator_router as drivers_operator_router
@@ -31,7 +36,7 @@ from parking.kit import outbox
 from parking.kit.db import make_engine, make_sessionmaker, transaction
 from parking.kit.deps import AppState
 from parking.kit.docs import install_docs
-from parking.kit.errors import install_error_handlers
+from parking.kit.errors import AppError, install_error_handlers
 from parking.kit.guard import RequestGuard
 from parking.kit.leader import release as release_leadership
 from parking.kit.leader import wait_for_leadership
@@ -54,6 +59,9 @@ from parking.quotes.endpoints import router as quotes_router
 from parking.secret_settings import enforce as enforce_secrets
 from parking.sessions.fees import load_book
 from parking.settings import Settings, get_settings
+from parking.staff import secrets as staff_secrets
+from parking.staff.deps import authenticate, bearer
+from parking.staff.endpoints import router as staff_router
 from reconciliation.endpoints import router as reconciliation_router
 from reconciliation.scheduler import install as install_reconciliation
 
@@ -145,6 +153,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 coalesce=True,
             )
             install_reconciliation(scheduler, sm)
+            async def alerts_job() -> None:
+                async with transaction(sm) as db:
+                    await evaluate_alerts(db, redis, settings, datetime.now(UTC))
+
+            scheduler.add_job(
+                alerts_job,
+                "interval",
+                seconds=settings.alert_interval_s,
+                id="console-alerts",
+                max_instances=1,
+                coalesce=True,
+            )
             scheduler.start()
 
         async def lead_then_start() -> None:
@@ -173,6 +193,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.aclose()
             await engine.dispose()
 
+    secrets = staff_secrets.resolve(settings)  # fails fast outside demo/test mode when a secret is missing
+
     app = FastAPI(
         title="Parking platform",
         version="0.1.0",
@@ -181,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served from vendored assets by install_docs (no CDN)
         redoc_url=None,
     )
+    app.state.staff_secrets = secrets
     install_error_handlers(app, settings.retry_after_s)
     # Added inner to outer: security headers on every answer (refusals included), then the rate limit
     # (before a body is read), then the request guard (sizes, NUL), then metrics.
@@ -218,17 +241,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reconciliation_router,
         driver_pages_router,
         places_operator_router,
+        staff_router,
     ):
         app.include_router(router)
 
     install_docs(app)
+    install_console(app)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        # A scraper sends the metrics token; a logged-in staff member may look too. Nothing else.
+        token = bearer(request)
+        if token is not None and hmac.compare_digest(token.encode(), secrets.metrics_token.encode()):
+            return metrics_response()
+        state = request.app.state.parking
+        async with state.sessionmaker() as db:
+            staff = await authenticate(request, db, state)
+            await db.rollback()
+        if staff is None:
+            raise AppError("unauthorized", "Send the metrics token (Authorization: Bearer ...) or log in.", 401)
         return metrics_response()
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/console")
 
     return app

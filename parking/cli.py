@@ -80,11 +80,13 @@ async def _seed(db_url: str, settings: Settings) -> dict[str, Any]:
     from parking.demo.drivers import seed_demo_driver
     from parking.demo.launcher import cert_dir, linked_demo_plates
     from parking.demo.seed import read_tokens, seed_demo, write_tokens
+    from parking.demo.staff import read_passwords, seed_demo_staff, write_passwords
     from parking.invoices.certs import ensure_demo_credentials
     from parking.kit.db import make_engine, make_sessionmaker, transaction
 
     path = settings.data_dir / "demo" / "lanes.json"
     city_key_path = settings.data_dir / "demo" / "city-client.json"
+    staff_path = settings.data_dir / "demo" / "staff.json"
     linked = linked_demo_plates(settings)
     engine = make_engine(db_url, 2)
     try:
@@ -92,10 +94,12 @@ async def _seed(db_url: str, settings: Settings) -> dict[str, Any]:
             out = await seed_demo(db, read_tokens(path))
             out["driver"] = await seed_demo_driver(db, plates=linked)
             out["city_client"] = await ensure_demo_client(db, read_key(city_key_path))
+            out["staff"] = await seed_demo_staff(db, out["operator"], read_passwords(staff_path))
     finally:
         await engine.dispose()
     write_tokens(path, out.pop("tokens"))  # after the commit: the file never names lanes that do not exist
     write_key(city_key_path, out["city_client"]["key"])
+    write_passwords(staff_path, {s["email"]: s["password"] for s in out["staff"]})
     op = out["operator_row"]
     ensure_demo_credentials(cert_dir(settings), op["code"], op["name"], op["tax_code"])
     return out
@@ -229,6 +233,11 @@ def run(agents: bool = typer.Option(True, help="Start the demo lot's gate agents
             f"  driver's mobile page: {settings.public_base_url}/m (sign in with the simulated iHanoi)\n"
             f"  city feed: {settings.public_base_url}/v1/city/occupancy with 'Authorization: Bearer "
             f"{seeded.get('city_client', {}).get('key')}'\n"
+            f"  consoles: {settings.public_base_url}/console (operator), {settings.public_base_url}/console/finance\n"
+            + "".join(
+                f"    {s['role']:<10} {s['email']:<28} {s['password']}  lots: {', '.join(s['lots'])}\n"
+                for s in seeded.get("staff", [])
+            )
             + ("".join(f"  {line}\n" for line in launcher.describe(seeded)) if agents else ""),
             err=True,
         )

@@ -69,6 +69,22 @@ class Settings(BaseSettings):
     # Topics this instance's outbox worker leaves to other workers (e.g. a dedicated e-invoice sender).
     outbox_exclude_topics: list[str] = []
 
+    # Staff console and API (parking/staff)
+    console_secret_key: str | None = None  # signs console session cookies; no default outside demo/test
+    metrics_token: str | None = None  # bearer a Prometheus scraper sends to /metrics; no default outside demo/test
+    console_session_ttl_s: int = 12 * 3600  # one shift
+    console_cookie_secure: bool | None = None  # None: Secure when the request came over https (behind TLS)
+    login_max_failures: int = 5  # per e-mail address within login_window_s, then refused until the window ends
+    login_max_failures_per_ip: int = 30
+    login_window_s: int = 900
+
+    # Console alerts (parking/console/alerts.py)
+    alert_interval_s: int = 15
+    alert_webhook_url: str | None = None  # each new alert is POSTed here (JSON) through the outbox
+    lot_nearly_full_bp: int = 9000  # basis points of capacity
+    queue_backing_up_depth: int = 5
+    overstay_hours: int = 24
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -1,13 +1,17 @@
 """Reconciliation over HTTP for the finance console: import files, run a day, read its summary,
 discrepancies and reports, approve refund proposals, reconcile the demo's day.
 
-Every route is behind the operator's authentication, in one place (`Staff` below): when operator/staff
-accounts replace the shared operator key, only `require_staff` changes.
+Staff authentication (``parking.staff``). Who may do what:
+- import files, run a day, reconcile the demo's day: finance (and admin). The bank statement and the settlement
+  files are the platform's (they carry no operator or lot), so these act platform-wide;
+- read a run's summary, the discrepancies and the reports: finance and auditor (and admin). Discrepancies and
+  the report's views are scoped to the staff member's lots; rows tied to no session or payment (money that
+  arrived for no known session) and the run's summary figures stay platform-wide;
+- approve a refund proposal: finance (and admin), only for a payment of the staff member's lots (else 404).
 """
 
 from __future__ import annotations
 
-import hmac
 import shutil
 import tempfile
 import uuid
@@ -15,30 +19,22 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
-from sqlalchemy import select
 from starlette.background import BackgroundTask
 
 from parking.kit.deps import DB
 from parking.kit.errors import AppError
-from parking.models import Discrepancy
 from parking.payments.settings import get_payment_settings
+from parking.staff.deps import staff_dependency
+from parking.staff.service import Staff
 from reconciliation import report
 from reconciliation.importer import import_file
 from reconciliation.rules import VN_TZ
 from reconciliation.service import approve_proposal, last_summary, run_day
 
-
-def require_staff(x_operator_key: Annotated[str | None, Header(alias="X-Operator-Key")] = None) -> str:
-    """The operator's authentication (the shared operator key until staff accounts exist)."""
-    expected = get_payment_settings().operator_api_key
-    if not x_operator_key or not hmac.compare_digest(x_operator_key.encode(), expected.encode()):
-        raise AppError("unauthorized", "An operator key (X-Operator-Key) is required.", 401)
-    return "operator"
-
-
-Staff = Annotated[str, Depends(require_staff)]
+Finance = Annotated[Staff, Depends(staff_dependency("finance"))]
+Reader = Annotated[Staff, Depends(staff_dependency("finance", "auditor"))]
 router = APIRouter(prefix="/v1/reconciliation", tags=["reconciliation"])
 MEDIA = {
     "json": "application/json",
@@ -52,7 +48,7 @@ MEDIA = {
 async def import_upload(
     request: Request,
     db: DB,
-    staff: Staff,
+    staff: Finance,
     provider: Annotated[str, Query(min_length=1, max_length=32)],
     kind: Annotated[str, Query(pattern="^(bank-statement|settlement)$")],
     file: Annotated[UploadFile, File()],
@@ -77,7 +73,7 @@ async def import_upload(
 
 
 @router.post("/runs/{day}", summary="Reconcile a business day (re-running gives the same result)")
-async def run(day: date, db: DB, staff: Staff) -> dict[str, Any]:
+async def run(day: date, db: DB, staff: Finance) -> dict[str, Any]:
     out = await run_day(db, day, trigger="api")
     await db.commit()
     assert out is not None
@@ -85,21 +81,21 @@ async def run(day: date, db: DB, staff: Staff) -> dict[str, Any]:
 
 
 @router.get("/runs/{day}", summary="The last run's summary of a day")
-async def summary(day: date, db: DB, staff: Staff) -> dict[str, Any]:
+async def summary(day: date, db: DB, staff: Reader) -> dict[str, Any]:
     out = await last_summary(db, day)
     if out is None:
         raise AppError("not_reconciled", f"{day} has not been reconciled yet.", 404, {"date": str(day)})
     return out
 
 
-@router.get("/discrepancies/{day}", summary="Discrepancies of a day, with evidence and suggested action")
+@router.get(
+    "/discrepancies/{day}",
+    summary="Discrepancies of a day (of my lots, and those tied to no session), with evidence and suggested action",
+)
 async def discrepancies(
-    day: date, db: DB, staff: Staff, code: Annotated[str | None, Query()] = None
+    day: date, db: DB, staff: Reader, code: Annotated[str | None, Query()] = None
 ) -> list[dict[str, Any]]:
-    q = select(Discrepancy).where(Discrepancy.business_date == day).order_by(Discrepancy.code, Discrepancy.id)
-    if code:
-        q = q.where(Discrepancy.code == code)
-    rows = (await db.execute(q)).scalars().all()
+    rows = await report.discrepancies(db, day, code=code, lot_ids=staff.lot_ids)
     return [
         {
             "id": r.id,
@@ -121,11 +117,11 @@ async def discrepancies(
 async def report_file(
     day: date,
     db: DB,
-    staff: Staff,
+    staff: Reader,
     format: Annotated[str, Query(pattern="^(json|csv|xlsx|pdf)$")] = "json",
     lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi",
 ) -> Any:
-    data = await report.report_data(db, day)
+    data = await report.report_data(db, day, staff.lot_ids)
     if format == "json":
         return JSONResponse(data)
     tmp = Path(tempfile.mkdtemp(prefix="recon-report-"))
@@ -139,8 +135,8 @@ async def report_file(
 
 
 @router.post("/refund-proposals/{proposal_id}/approve", summary="Finance approves a duplicate-credit refund")
-async def approve(proposal_id: uuid.UUID, db: DB, staff: Staff) -> dict[str, Any]:
-    p = await approve_proposal(db, proposal_id, actor=staff)
+async def approve(proposal_id: uuid.UUID, db: DB, staff: Finance) -> dict[str, Any]:
+    p = await approve_proposal(db, proposal_id, actor=staff.actor, lot_ids=staff.lot_ids)
     await db.commit()
     return {"id": str(p.id), "status": p.status, "refund_id": str(p.refund_id), "amount_vnd": p.amount_vnd}
 
@@ -148,7 +144,7 @@ async def approve(proposal_id: uuid.UUID, db: DB, staff: Staff) -> dict[str, Any
 @router.post("/demo", summary="Demo: the simulator injects faults into today's payments; import and reconcile")
 async def demo(
     db: DB,
-    staff: Staff,
+    staff: Finance,
     day: Annotated[date | None, Query(alias="date")] = None,
     inject: bool = True,
 ) -> dict[str, Any]:

@@ -7,14 +7,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ARRAY, BindParameter, bindparam, select, text
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.kit.errors import AppError
+from parking.models import Discrepancy
 from reconciliation import matching
 from reconciliation.rules import CLASS_CODES
 from reconciliation.service import last_summary
@@ -115,6 +119,50 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# Scoping by the staff member's lots. The bank statement and the settlement files carry no operator or lot:
+# a row is tied to a lot through its session, or its payment's session (or debt). Rows tied to nothing
+# (money that arrived for no known session) cannot be attributed to an operator: they stay platform-wide.
+def payment_lot(col: str) -> str:
+    """SQL: the lot of the payment whose id is `col` (its session's, else its QR's debt's), or NULL."""
+    return (
+        "(SELECT coalesce(ps.lot_id, pd.lot_id) FROM payments pp"
+        " LEFT JOIN parking_sessions ps ON ps.id = pp.session_id"
+        " LEFT JOIN payment_intents pi ON pi.id = pp.intent_id LEFT JOIN debts pd ON pd.id = pi.debt_id"
+        f" WHERE pp.id = {col})"
+    )
+
+
+def row_scope(t: str, *, lot_col: str | None) -> str:
+    """SQL condition: row `t` (with session_id, payment_id and maybe a lot column) is of one of :lots, or tied
+    to no lot, session or payment at all (platform-wide)."""
+    lot_first = f"{t}.{lot_col}, " if lot_col else ""
+    session_lot = f"(SELECT s2.lot_id FROM parking_sessions s2 WHERE s2.id = {t}.session_id)"
+    unassigned = f"{t}.session_id IS NULL AND {t}.payment_id IS NULL"
+    if lot_col:
+        unassigned = f"{t}.{lot_col} IS NULL AND {unassigned}"
+    return f"(coalesce({lot_first}{session_lot}, {payment_lot(f'{t}.payment_id')}) = ANY(:lots) OR ({unassigned}))"
+
+
+def lots_param(lot_ids: Sequence[uuid.UUID]) -> BindParameter[Any]:
+    lots_type: ARRAY[uuid.UUID] = ARRAY(PG_UUID(as_uuid=True))
+    return bindparam("lots", value=list(lot_ids), type_=lots_type)
+
+
+async def discrepancies(
+    db: AsyncSession, day: date, *, code: str | None, lot_ids: Sequence[uuid.UUID]
+) -> list[Discrepancy]:
+    """The day's discrepancies of `lot_ids`, and those tied to no session or payment (platform-wide)."""
+    q = (
+        select(Discrepancy)
+        .where(Discrepancy.business_date == day)
+        .where(text(row_scope("recon_discrepancies", lot_col="lot_id")).bindparams(lots_param(lot_ids)))
+        .order_by(Discrepancy.code, Discrepancy.id)
+    )
+    if code:
+        q = q.where(Discrepancy.code == code)
+    return list((await db.execute(q)).scalars())
+
+
 async def _rows(db: AsyncSession, sql: str, p: dict[str, Any]) -> list[dict[str, Any]]:
     res = await db.execute(text(sql), p)
     return [
@@ -123,15 +171,25 @@ async def _rows(db: AsyncSession, sql: str, p: dict[str, Any]) -> list[dict[str,
     ]
 
 
-async def report_data(db: AsyncSession, day: date) -> dict[str, Any]:
+async def report_data(db: AsyncSession, day: date, lot_ids: Sequence[uuid.UUID] | None = None) -> dict[str, Any]:
+    """The day's report; with `lot_ids` (a staff member's), the per-lot, per-provider, discrepancy and healing
+    views hold only those lots' rows (and the rows tied to no session or payment). The summary is the run's,
+    platform-wide: the bank side of a run has no lot."""
     summary = await last_summary(db, day)
     if summary is None:
         raise AppError("not_reconciled", f"{day} has not been reconciled yet: run it first.", 404, {"date": str(day)})
     dp = matching.params(day, get_recon_settings())
-    p = {"d": day, "lo": dp.lo, "hi": dp.hi, "paid": matching.PAID}
+    p: dict[str, Any] = {"d": day, "lo": dp.lo, "hi": dp.hi, "paid": matching.PAID}
+    scoped = lot_ids is not None
+    if lot_ids is not None:
+        p["lots"] = list(lot_ids)
+    lot_where = "WHERE l.id = ANY(:lots)" if scoped else ""
+    pay_where = f"AND {payment_lot('pm.id')} = ANY(:lots)" if scoped else ""
+    disc_where = f"AND {row_scope('x', lot_col='lot_id')}" if scoped else ""
+    heal_where = f"AND {row_scope('h', lot_col=None)}" if scoped else ""
     by_lot = await _rows(
         db,
-        """SELECT l.code AS lot, l.name AS lot_name,
+        f"""SELECT l.code AS lot, l.name AS lot_name,
                   count(s.id) AS sessions,
                   count(s.id) FILTER (WHERE s.payment_status = 'paid') AS paid,
                   coalesce(sum(pay.amount), 0)::bigint AS gross_vnd,
@@ -153,34 +211,36 @@ async def report_data(db: AsyncSession, day: date) -> dict[str, Any]:
              LEFT JOIN LATERAL (SELECT sum(i.vat_vnd) AS vat, count(*) AS n FROM invoices i
                                  WHERE i.session_id = s.id AND i.kind = 'original') inv ON true
              LEFT JOIN debts db ON db.session_id = s.id
+            {lot_where}
             GROUP BY l.id, l.code, l.name ORDER BY l.code""",
         p,
     )
     by_provider = await _rows(
         db,
-        """SELECT pm.provider, count(*) AS payments, sum(pm.amount_vnd)::bigint AS gross_vnd,
+        f"""SELECT pm.provider, count(*) AS payments, sum(pm.amount_vnd)::bigint AS gross_vnd,
                   coalesce(sum(sl.fee_vnd), 0)::bigint AS fees_vnd,
                   (sum(pm.amount_vnd) - coalesce(sum(sl.fee_vnd), 0))::bigint AS net_vnd,
-                  (SELECT count(*) FROM recon_discrepancies x WHERE x.business_date = :d AND x.provider = pm.provider)
+                  (SELECT count(*) FROM recon_discrepancies x
+                    WHERE x.business_date = :d AND x.provider = pm.provider {disc_where})
                     AS discrepancies
              FROM payments pm
              LEFT JOIN recon_settlement_lines sl ON sl.txn_id = pm.provider_txn_id AND sl.kind = 'payment'
-            WHERE pm.status = ANY(:paid) AND pm.confirmed_at >= :lo AND pm.confirmed_at < :hi
+            WHERE pm.status = ANY(:paid) AND pm.confirmed_at >= :lo AND pm.confirmed_at < :hi {pay_where}
             GROUP BY pm.provider ORDER BY pm.provider""",
         p,
     )
     discrepancies = await _rows(
         db,
-        """SELECT x.id, x.code, x.provider, l.code AS lot, x.session_id, x.payment_id, x.expected_vnd, x.actual_vnd,
+        f"""SELECT x.id, x.code, x.provider, l.code AS lot, x.session_id, x.payment_id, x.expected_vnd, x.actual_vnd,
                   x.action_vi, x.action_en, x.evidence::text AS evidence
              FROM recon_discrepancies x LEFT JOIN lots l ON l.id = x.lot_id
-            WHERE x.business_date = :d ORDER BY x.code, x.id""",
+            WHERE x.business_date = :d {disc_where} ORDER BY x.code, x.id""",
         p,
     )
     healing = await _rows(
         db,
-        """SELECT action, subject, payment_id, session_id, detail::text AS detail, created_at
-             FROM recon_healing WHERE business_date = :d ORDER BY id""",
+        f"""SELECT action, subject, payment_id, session_id, detail::text AS detail, created_at
+             FROM recon_healing h WHERE h.business_date = :d {heal_where} ORDER BY h.id""",
         p,
     )
     return {

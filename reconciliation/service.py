@@ -9,18 +9,18 @@ heals nothing twice and reports the same result.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.audit.service import record as audit
 from parking.kit.errors import AppError
-from parking.models import HealingStep, ReconRun, RefundProposal
+from parking.models import Debt, HealingStep, ParkingSession, Payment, PaymentIntent, ReconRun, RefundProposal
 from parking.payments import service as payments
 from parking.payments.notifications import BankCredit
 from reconciliation import matching
@@ -329,10 +329,27 @@ async def execute_proposal(db: AsyncSession, proposal: RefundProposal, *, actor:
     )
 
 
-async def approve_proposal(db: AsyncSession, proposal_id: uuid.UUID, *, actor: str) -> RefundProposal:
+async def approve_proposal(
+    db: AsyncSession, proposal_id: uuid.UUID, *, actor: str, lot_ids: Sequence[uuid.UUID] | None = None
+) -> RefundProposal:
+    """Execute an awaiting refund proposal; with `lot_ids` (a staff member's), only one whose payment belongs to
+    those lots (through its session, or its QR's debt): any other answers 404 as if it did not exist."""
     proposal = (
         await db.execute(select(RefundProposal).where(RefundProposal.id == proposal_id).with_for_update())
     ).scalar_one_or_none()
+    if proposal is not None and lot_ids is not None:
+        lot = (
+            await db.execute(
+                select(func.coalesce(ParkingSession.lot_id, Debt.lot_id))
+                .select_from(Payment)
+                .outerjoin(ParkingSession, ParkingSession.id == Payment.session_id)
+                .outerjoin(PaymentIntent, PaymentIntent.id == Payment.intent_id)
+                .outerjoin(Debt, Debt.id == PaymentIntent.debt_id)
+                .where(Payment.id == proposal.payment_id)
+            )
+        ).scalar()
+        if lot not in lot_ids:
+            proposal = None
     if proposal is None:
         raise AppError("proposal_not_found", "No such refund proposal.", 404)
     await execute_proposal(db, proposal, actor=actor)

@@ -96,6 +96,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def settings(db_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     port = free_port()
     return Settings(
+        mode="test",
         database_url=db_url,
         redis_url=redis_url,
         port=port,

@@ -36,5 +36,5 @@ async def ensure_demo_client(db: AsyncSession, known_key: str | None) -> dict[st
             row = None
         if row is not None and row.key_hash == hash_key(secret):
             return {"key": known_key, "scopes": row.scopes}
-    client, key = await create_client(db, "iHanoi (demo)", list(CITY_SCOPES))
+    client, key = await create_client(db, "iHanoi (demo)", list(CITY_SCOPES), actor="demo")
     return {"key": key, "scopes": client.scopes}

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from parking.city import schemas as S
 from parking.city import service
 from parking.city.auth import AggregatesReader, OccupancyReader, PlacesReader, RatesReader, WebhookManager
-from parking.drivers.staff import Staff
+from parking.drivers.staff import Admin
 from parking.kit.deps import DB, State
 from parking.kit.errors import AppError
 from parking.models.city import CITY_SCOPES, WEBHOOK_EVENTS
@@ -148,7 +148,6 @@ async def webhooks(db: DB, client: WebhookManager) -> list[S.WebhookOut]:
 @router.delete("/webhooks/{webhook_id}", status_code=204, summary="Stop a webhook (scope webhooks:manage)")
 async def remove_webhook(webhook_id: uuid.UUID, db: DB, client: WebhookManager) -> None:
     await service.remove_webhook(db, client, webhook_id)
-    await db.commit()
 
 
 @router.get(
@@ -164,11 +163,16 @@ async def deliveries(webhook_id: uuid.UUID, db: DB, client: WebhookManager) -> l
 
 
 @operator_router.post(
-    "/city-clients", response_model=S.ClientOut, status_code=201, summary="Create a city-feed client key"
+    "/city-clients",
+    response_model=S.ClientOut,
+    status_code=201,
+    summary="Create a city-feed client key (admin)",
+    description="The city feed publishes every lot of the platform (its open data), so a client key is not scoped "
+    "to one operator's lots.",
 )
-async def create_client(body: S.ClientIn, db: DB, staff: Staff) -> S.ClientOut:
+async def create_client(body: S.ClientIn, db: DB, staff: Admin) -> S.ClientOut:
     bad = [s for s in body.scopes if s not in CITY_SCOPES]
     if bad:
         raise AppError("unknown_scope", f"Unknown scopes {bad}; known: {list(CITY_SCOPES)}.", 422)
-    c, key = await service.create_client(db, body.name, body.scopes)
+    c, key = await service.create_client(db, body.name, body.scopes, actor=staff.actor)
     return S.ClientOut(id=c.id, name=c.name, scopes=c.scopes, key=key)

@@ -146,7 +146,8 @@ async def aggregates(db: AsyncSession, day: date, lot_code: str | None) -> dict[
 # ── clients and webhooks ───────────────────────────────────────────────────────────────────────────────────
 
 
-async def create_client(db: AsyncSession, name: str, scopes: list[str]) -> tuple[CityClient, str]:
+async def create_client(db: AsyncSession, name: str, scopes: list[str], *, actor: str) -> tuple[CityClient, str]:
+    from parking.audit.service import record
     from parking.city.auth import make_key
 
     cid = uuid.uuid4()
@@ -154,6 +155,10 @@ async def create_client(db: AsyncSession, name: str, scopes: list[str]) -> tuple
     c = CityClient(id=cid, name=name, key_hash=key_hash, scopes=sorted(set(scopes)), enabled=True)
     db.add(c)
     await db.flush()
+    await record(
+        db, actor=actor, action="city.client_created", entity="city_client", entity_id=str(cid),
+        data={"name": name, "scopes": c.scopes},
+    )  # fmt: skip
     return c, key
 
 

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Path, Query, Request
 from parking.disputes import schemas as S
 from parking.disputes import service
 from parking.drivers.auth import CurrentDriver
-from parking.drivers.staff import Staff
+from parking.drivers.staff import Desk
 from parking.kit import ratelimit
 from parking.kit.deps import DB, State
+from parking.kit.errors import AppError
 from parking.models import LotReport
 
 router = APIRouter(tags=["disputes and feedback"])
@@ -85,12 +86,12 @@ async def report(
 async def review_queue(
     request: Request,
     db: DB,
-    staff: Staff,
+    staff: Desk,
     status: Annotated[str | None, Query(pattern="^(open|refunded|rejected)$")] = "open",
 ) -> list[S.DisputeReview]:
     return [
         S.DisputeReview.model_validate(await service.dispute_view(db, d, base_url=_base(request), with_evidence=True))
-        for d in await service.review_queue(db, status)
+        for d in await service.review_queue(db, status, lot_ids=staff.lot_ids)
     ]
 
 
@@ -99,13 +100,17 @@ async def review_queue(
     response_model=S.DisputeReview,
     summary="Decide: refund (adjustment invoice follows) or reject with the reason the driver reads",
 )
-async def decide(dispute_id: uuid.UUID, body: S.DecisionIn, request: Request, db: DB, staff: Staff) -> S.DisputeReview:
+async def decide(dispute_id: uuid.UUID, body: S.DecisionIn, request: Request, db: DB, staff: Desk) -> S.DisputeReview:
+    if body.decision == "refund" and not staff.has("supervisor"):
+        # Money goes back: a supervisor's call (like POST /v1/payments/{id}/refunds); an operator may reject.
+        raise AppError("forbidden", "Only a supervisor may refund.", 403, {"role": staff.role, "needs": ["supervisor"]})
     d = await service.decide(
         db,
         dispute_id,
         decision=body.decision,
         reason=body.reason,
-        actor=staff,
+        actor=staff.actor,
+        lot_ids=staff.lot_ids,
         amount_vnd=body.amount_vnd,
         payment_id=body.payment_id,
     )
@@ -115,12 +120,13 @@ async def decide(dispute_id: uuid.UUID, body: S.DecisionIn, request: Request, db
 
 @operator_router.get("/reports", response_model=list[S.ReportOut], summary="Problem reports (alerts), newest first")
 async def reports(
-    db: DB, staff: Staff, status: Annotated[str | None, Query(pattern="^(new|acknowledged|closed)$")] = "new"
+    db: DB, staff: Desk, status: Annotated[str | None, Query(pattern="^(new|acknowledged|closed)$")] = "new"
 ) -> list[S.ReportOut]:
-    return [_report_out(r, code) for r, code in await service.operator_reports(db, status=status)]
+    found = await service.operator_reports(db, status=status, lot_ids=staff.lot_ids)
+    return [_report_out(r, code) for r, code in found]
 
 
 @operator_router.post("/reports/{report_id}/ack", response_model=S.ReportOut, summary="Acknowledge or close a report")
-async def ack(report_id: uuid.UUID, body: S.AckIn, db: DB, staff: Staff) -> S.ReportOut:
-    r, code = await service.acknowledge(db, report_id, actor=staff, close=body.close)
+async def ack(report_id: uuid.UUID, body: S.AckIn, db: DB, staff: Desk) -> S.ReportOut:
+    r, code = await service.acknowledge(db, report_id, actor=staff.actor, close=body.close, lot_ids=staff.lot_ids)
     return _report_out(r, code)

@@ -8,6 +8,7 @@ adjustment e-invoice follow through the outbox), or a rejection with its reason.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,16 +122,21 @@ async def dispute_for_driver(db: AsyncSession, driver: Driver, dispute_id: uuid.
     return d
 
 
-async def get_dispute(db: AsyncSession, dispute_id: uuid.UUID, *, lock: bool = False) -> Dispute:
-    q = select(Dispute).where(Dispute.id == dispute_id)
+async def get_dispute(
+    db: AsyncSession, dispute_id: uuid.UUID, *, lot_ids: Sequence[uuid.UUID], lock: bool = False
+) -> Dispute:
+    """A dispute of one of `lot_ids` (the staff member's lots); any other answers 404 as if it did not exist."""
+    q = select(Dispute).where(Dispute.id == dispute_id, Dispute.lot_id.in_(lot_ids))
     d = (await db.execute(q.with_for_update() if lock else q)).scalar()
     if d is None:
         raise AppError("dispute_not_found", f"No dispute {dispute_id}.", 404)
     return d
 
 
-async def review_queue(db: AsyncSession, status: str | None, limit: int = 100) -> list[Dispute]:
-    q = select(Dispute).order_by(Dispute.created_at).limit(limit)
+async def review_queue(
+    db: AsyncSession, status: str | None, *, lot_ids: Sequence[uuid.UUID], limit: int = 100
+) -> list[Dispute]:
+    q = select(Dispute).where(Dispute.lot_id.in_(lot_ids)).order_by(Dispute.created_at).limit(limit)
     if status:
         q = q.where(Dispute.status == status)
     return list((await db.execute(q)).scalars())
@@ -143,10 +149,11 @@ async def decide(
     decision: str,
     reason: str,
     actor: str,
+    lot_ids: Sequence[uuid.UUID],
     amount_vnd: int | None = None,
     payment_id: uuid.UUID | None = None,
 ) -> Dispute:
-    d = await get_dispute(db, dispute_id, lock=True)
+    d = await get_dispute(db, dispute_id, lot_ids=lot_ids, lock=True)
     if d.status != "open":
         raise AppError("dispute_decided", f"This dispute is already {d.status}.", 409)
     if not reason.strip():
@@ -241,11 +248,13 @@ async def report(
     return r
 
 
-async def operator_reports(db: AsyncSession, *, status: str | None, limit: int = 200) -> list[tuple[LotReport, str]]:
+async def operator_reports(
+    db: AsyncSession, *, status: str | None, lot_ids: Sequence[uuid.UUID], limit: int = 200
+) -> list[tuple[LotReport, str]]:
     q = (
         select(LotReport, Lot.code)
         .join(Lot, Lot.id == LotReport.lot_id)
-        .where(LotReport.kind != "rating")
+        .where(LotReport.kind != "rating", LotReport.lot_id.in_(lot_ids))
         .order_by(LotReport.created_at.desc())
         .limit(limit)
     )
@@ -254,10 +263,14 @@ async def operator_reports(db: AsyncSession, *, status: str | None, limit: int =
     return [(r, code) for r, code in (await db.execute(q)).all()]
 
 
-async def acknowledge(db: AsyncSession, report_id: uuid.UUID, *, actor: str, close: bool) -> tuple[LotReport, str]:
+async def acknowledge(
+    db: AsyncSession, report_id: uuid.UUID, *, actor: str, close: bool, lot_ids: Sequence[uuid.UUID]
+) -> tuple[LotReport, str]:
     row = (
         await db.execute(
-            select(LotReport, Lot.code).join(Lot, Lot.id == LotReport.lot_id).where(LotReport.id == report_id)
+            select(LotReport, Lot.code)
+            .join(Lot, Lot.id == LotReport.lot_id)
+            .where(LotReport.id == report_id, LotReport.lot_id.in_(lot_ids))
         )
     ).one_or_none()
     if row is None or row[0].kind == "rating":

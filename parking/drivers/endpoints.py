@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Response
+from fastapi import APIRouter, Header, Path, Request, Response
 from sqlalchemy import select
 
 from parking.drivers import proof, service
@@ -13,12 +13,13 @@ from parking.drivers import schemas as S
 from parking.drivers.auth import CurrentDriver, issue_token
 from parking.drivers.oidc import verify_id_token
 from parking.drivers.settings import get_driver_settings
-from parking.drivers.staff import Staff
+from parking.drivers.staff import Desk
 from parking.kit.deps import DB, State
 from parking.kit.errors import AppError
 from parking.models import Debt, DriverVehicle, MonthlyPass, PaymentMethod, VehicleClaim
 from parking.payments import service as payments
 from parking.payments.settings import get_payment_settings
+from parking.staff.deps import authenticate as authenticate_staff
 
 router = APIRouter(prefix="/v1/drivers", tags=["drivers"])
 sessions_router = APIRouter(tags=["fee proof"])
@@ -309,22 +310,24 @@ async def pay_debt(debt_id: uuid.UUID, body: S.PayDebtIn, db: DB, driver: Curren
     "/v1/sessions/{session_id}/fee",
     summary="Fee proof: entry/exit, reads and confidences, tariff and version, each line of the calculation",
     description="Only for the session's driver (their bearer token, from the proven start of the plate's holding), "
-    "a lane of the session's lot (lane credential) or operator staff (X-Operator-Key).",
+    "a lane of the session's lot (lane credential) or staff of the session's lot (staff token or console session).",
     responses={
         200: {"content": {"application/json": {"example": FEE_PROOF_EXAMPLE}}},
         401: {"description": "No credential"},
         403: {"description": "A lane of another lot"},
+        404: {"description": "No such session, or not one this driver or staff member may see"},
     },
 )
 async def session_fee(
     session_id: uuid.UUID,
     db: DB,
     state: State,
+    request: Request,
     authorization: Annotated[str | None, Header()] = None,
-    x_operator_key: Annotated[str | None, Header(alias="X-Operator-Key")] = None,
 ) -> dict[str, Any]:
     sess = await proof.load_session(db, session_id)
-    await proof.authorize_view(db, state.lanes, sess, authorization=authorization, operator_key=x_operator_key)
+    staff = await authenticate_staff(request, db, state)
+    await proof.authorize_view(db, state.lanes, sess, authorization=authorization, staff=staff)
     return await proof.fee_proof(db, state.tariffs, sess)
 
 
@@ -339,27 +342,38 @@ async def session_crop(
     side: Annotated[str, Path(pattern="^(entry|exit)$")],
     db: DB,
     state: State,
+    request: Request,
     authorization: Annotated[str | None, Header()] = None,
-    x_operator_key: Annotated[str | None, Header(alias="X-Operator-Key")] = None,
 ) -> Response:
     sess = await proof.load_session(db, session_id)
-    await proof.authorize_view(db, state.lanes, sess, authorization=authorization, operator_key=x_operator_key)
+    staff = await authenticate_staff(request, db, state)
+    await proof.authorize_view(db, state.lanes, sess, authorization=authorization, staff=staff)
     data, content_type = await proof.crop(db, sess, side)
     return Response(data, media_type=content_type, headers={"Cache-Control": "private, max-age=300"})
 
 
 @operator_router.get("/vehicle-claims", response_model=list[S.ClaimOut], summary="Plate claims waiting for review")
-async def pending_claims(db: DB, staff: Staff) -> list[S.ClaimOut]:
-    return [_claim_out(c) for c in await service.pending_claims(db)]
+async def pending_claims(db: DB, staff: Desk) -> list[S.ClaimOut]:
+    claims = await service.pending_claims(db, lot_ids=staff.lot_ids, unseen_plates=staff.role == "admin")
+    return [_claim_out(c) for c in claims]
 
 
 @operator_router.post(
     "/vehicle-claims/{claim_id}/decision",
     response_model=S.ClaimOut,
     summary="Approve a plate claim (having seen the registration papers) or reject it with a reason",
+    description="A claim is reviewed by the operators in whose lots the plate has parked; a plate never seen at "
+    "any lot, by an admin.",
 )
-async def decide_claim(claim_id: uuid.UUID, body: S.ClaimDecisionIn, db: DB, staff: Staff) -> S.ClaimOut:
+async def decide_claim(claim_id: uuid.UUID, body: S.ClaimDecisionIn, db: DB, staff: Desk) -> S.ClaimOut:
     c = await service.decide_claim(
-        db, claim_id, approve=body.approve, actor=staff, reason=body.reason, history_from=body.history_from
+        db,
+        claim_id,
+        approve=body.approve,
+        actor=staff.actor,
+        reason=body.reason,
+        history_from=body.history_from,
+        lot_ids=staff.lot_ids,
+        unseen_plates=staff.role == "admin",
     )
     return _claim_out(c)

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import vnplate
 from parking.drivers import service as drivers
 from parking.drivers.auth import driver_for_token
-from parking.drivers.staff import staff_actor
 from parking.drivers.wording import describe_line, local_text, vehicle_class_en, vehicle_class_vi
 from parking.kit.errors import AppError
 from parking.lanes.auth import LaneCache, authenticate
 from parking.models import GateEvent, Lane, Lot, ParkingSession
 from parking.pricing import PricingError, TariffBook, quote
+from parking.staff.service import Staff
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -44,11 +44,16 @@ async def authorize_view(
     session: ParkingSession,
     *,
     authorization: str | None,
-    operator_key: str | None,
+    staff: Staff | None,
 ) -> str:
-    """Who may see this session's personal data: staff, a lane of its lot, or the driver it belongs to."""
-    if staff_actor(operator_key):
-        return "staff"
+    """Who may see this session's personal data: staff of its lot, a lane of its lot, or the driver it belongs to.
+
+    Staff of another operator (or outside the lots a user is limited to) get the same 404 as a missing session.
+    """
+    if staff is not None:
+        if staff.sees(session.lot_id):
+            return "staff"
+        raise AppError("session_not_found", f"No session {session.id}.", 404)
     if not authorization or not authorization.lower().startswith("bearer "):
         raise AppError(
             "unauthorized", "Sign in: this shows a plate and its times, only to its driver, the lane or staff.", 401

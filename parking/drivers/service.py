@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import calendar
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -178,9 +179,24 @@ async def claims_of(db: AsyncSession, driver: Driver) -> list[VehicleClaim]:
     return list(rows.scalars())
 
 
-async def pending_claims(db: AsyncSession, limit: int = 100) -> list[VehicleClaim]:
+def _claim_in_scope(lot_ids: Sequence[uuid.UUID], unseen_plates: bool) -> ColumnElement[bool]:
+    """Who reviews a plate claim. A claim is per plate, not per lot: it belongs to every operator in whose lots the
+    plate has parked (they hold the evidence: crops, times); a plate never seen at any lot goes to the admins of
+    any operator (`unseen_plates`), since no operator's data is shown by it."""
+    seen_here = exists().where(ParkingSession.plate == VehicleClaim.plate, ParkingSession.lot_id.in_(lot_ids))
+    if not unseen_plates:
+        return seen_here
+    return or_(seen_here, ~exists().where(ParkingSession.plate == VehicleClaim.plate))
+
+
+async def pending_claims(
+    db: AsyncSession, *, lot_ids: Sequence[uuid.UUID], unseen_plates: bool, limit: int = 100
+) -> list[VehicleClaim]:
     rows = await db.execute(
-        select(VehicleClaim).where(VehicleClaim.status == "pending").order_by(VehicleClaim.created_at).limit(limit)
+        select(VehicleClaim)
+        .where(VehicleClaim.status == "pending", _claim_in_scope(lot_ids, unseen_plates))
+        .order_by(VehicleClaim.created_at)
+        .limit(limit)
     )
     return list(rows.scalars())
 
@@ -193,8 +209,16 @@ async def decide_claim(
     actor: str,
     reason: str,
     history_from: datetime | None,
+    lot_ids: Sequence[uuid.UUID],
+    unseen_plates: bool,
 ) -> VehicleClaim:
-    claim = (await db.execute(select(VehicleClaim).where(VehicleClaim.id == claim_id).with_for_update())).scalar()
+    claim = (
+        await db.execute(
+            select(VehicleClaim)
+            .where(VehicleClaim.id == claim_id, _claim_in_scope(lot_ids, unseen_plates))
+            .with_for_update()
+        )
+    ).scalar()
     if claim is None:
         raise AppError("claim_not_found", "No such plate claim.", 404)
     if claim.status != "pending":

@@ -115,7 +115,6 @@ async def session_status(session_id: uuid.UUID, db: DB, state: State, authorizat
 async def left_unpaid(session_id: uuid.UUID, db: DB, state: State, authorization: Auth = None) -> dict[str, Any]:
     lane = await _lane(db, state, authorization)
     debt = await release.left_unpaid(db, lane, session_id)
-    await db.commit()
     return {
         "session_id": str(session_id),
         "debt_id": str(debt.id) if debt else None,

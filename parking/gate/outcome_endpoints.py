@@ -8,12 +8,12 @@ from typing import Annotated
 import orjson
 import structlog
 from fastapi import APIRouter, Header
-from redis.exceptions import RedisError
 
 from parking.gate import outcome
 from parking.gate.endpoints import _rules
 from parking.gate.schemas import OutcomeIn, OutcomeOut
 from parking.kit.deps import DB, State
+from parking.kit.uow import after_commit
 from parking.lanes.auth import authenticate
 from parking.occupancy.service import apply_deltas
 
@@ -35,13 +35,14 @@ async def post_outcome(
 ) -> OutcomeOut:
     lane = await authenticate(db, state.lanes, authorization)
     result = await outcome.record_outcome(db, event_id, body, lane, _rules(state), state.tariffs)
-    await db.commit()
-    try:
-        # After the commit the outcome is a fact: Redis being down degrades the mirror (the repair job
-        # re-counts it), never the answer.
-        await apply_deltas(state.redis, result.effects.occupancy)
-        for channel, message in result.effects.publish:
-            await state.redis.publish(channel, orjson.dumps(message).decode())
-    except (RedisError, OSError) as exc:
-        log.warning("outcome_effects_skipped", event_id=str(event_id), error=str(exc))
+    # After the commit the outcome is a fact: Redis being down degrades the mirror (the repair job re-counts
+    # it), never the answer (the unit of work logs and counts a failed effect).
+    redis, effects = state.redis, result.effects
+
+    async def publish() -> None:
+        for channel, message in effects.publish:
+            await redis.publish(channel, orjson.dumps(message).decode())
+
+    after_commit(db, "occupancy.mirror", lambda: apply_deltas(redis, effects.occupancy))
+    after_commit(db, "gate.live_stream", publish)
     return result.answer

@@ -10,14 +10,15 @@ from fastapi import APIRouter
 from parking.kit import redis_keys
 from parking.kit.deps import DB, State
 from parking.lanes import repository as repo
+from parking.staff.deps import AnyStaff
 
 router = APIRouter(tags=["lanes"])
 
 
-@router.get("/v1/lanes", summary="Lanes with their online status (from heartbeats)")
-async def lanes(db: DB, state: State) -> dict[str, Any]:
+@router.get("/v1/lanes", summary="Lanes of the staff member's lots with their online status (from heartbeats)")
+async def lanes(db: DB, state: State, staff: AnyStaff) -> dict[str, Any]:
     out = []
-    for lane, lot_code in await repo.all_with_lot_code(db):
+    for lane, lot_code in await repo.with_lot_code(db, staff.lot_ids):
         hb = await state.redis.get(redis_keys.lane_heartbeat(lane.id))
         out.append(
             {

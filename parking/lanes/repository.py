@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,12 @@ async def record_heartbeat(db: AsyncSession, lane_id: uuid.UUID, at: datetime, b
     await db.execute(update(Lane).where(Lane.id == lane_id).values(last_seen_at=at, last_heartbeat=body))
 
 
-async def all_with_lot_code(db: AsyncSession) -> list[Row[Lane, str]]:
-    return list(
-        (await db.execute(select(Lane, Lot.code).join(Lot, Lot.id == Lane.lot_id).order_by(Lot.code, Lane.code))).all()
+async def with_lot_code(db: AsyncSession, lot_ids: Sequence[uuid.UUID]) -> list[Row[Lane, str]]:
+    """The lanes of these lots (a staff member's), with their lot's code."""
+    query = (
+        select(Lane, Lot.code)
+        .join(Lot, Lot.id == Lane.lot_id)
+        .where(Lot.id.in_(list(lot_ids)))
+        .order_by(Lot.code, Lane.code)
     )
+    return list((await db.execute(query)).all())

@@ -163,7 +163,6 @@ async def lot_report(
         raise AppError("unauthorized", "Đăng nhập để gửi đánh giá hoặc báo sự cố.", 401)
     n = int(stars) if stars.isdigit() and kind == "rating" else None
     await disputes.report(db, driver, lot_code=code, kind=kind, stars=n, comment=comment)
-    await db.commit()
     return await _lot_page(db, state, code, drv_session, "Cảm ơn bạn, bãi xe đã nhận được phản ánh.")
 
 
@@ -202,7 +201,6 @@ async def callback(
         raise AppError("oidc_nonce_mismatch", "The identity token was not issued for this sign-in.", 400)
     driver, _ = await drivers.sign_in_with_identity(db, identity)
     token, expires = await issue_token(db, driver.id, get_payment_settings().driver_token_ttl_days)
-    await db.commit()
     r = RedirectResponse("/m/me", status_code=302)
     r.set_cookie(COOKIE, token, expires=expires, httponly=True, samesite="lax", secure=request.url.scheme == "https")
     r.delete_cookie(STATE_COOKIE)
@@ -312,7 +310,6 @@ async def session_dispute(
     if driver is None:
         return RedirectResponse("/m/login", status_code=302)
     await disputes.file_dispute(db, state.tariffs, driver, session_id=session_id, kind=kind, reason=reason)
-    await db.commit()
     return await _session_page(
         db, state, session_id, drv_session, "Đã gửi khiếu nại; bãi xe sẽ trả lời tại mục Của tôi."
     )

@@ -8,6 +8,7 @@ from parking.models.alerts import Alert
 from parking.models.audit import AuditLog
 from parking.models.base import Base
 from parking.models.city import CityClient, CityWebhook, CityWebhookDelivery
+from parking.models.console import ALERT_KINDS, ConsoleAlert, LaneOverride
 from parking.models.disputes import Dispute, LotReport
 from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod, VehicleClaim
 from parking.models.invoices import (
@@ -46,9 +47,12 @@ from parking.models.reconciliation import (
     StatementLine,
 )
 from parking.models.sessions import GateEvent, GateEventImage, ParkingSession, ReviewStatus, SessionStatus, Vehicle
+from parking.models.staff import STAFF_ROLES, StaffSession, StaffToken, StaffUser, StaffUserLot
 
 __all__ = [
+    "ALERT_KINDS",
     "PAID_STATUSES",
+    "STAFF_ROLES",
     "VEHICLE_CLASSES",
     "Alert",
     "AuditLog",
@@ -56,6 +60,7 @@ __all__ = [
     "CityClient",
     "CityWebhook",
     "CityWebhookDelivery",
+    "ConsoleAlert",
     "Debt",
     "DebtStatus",
     "Discrepancy",
@@ -74,6 +79,7 @@ __all__ = [
     "InvoiceSeries",
     "InvoiceStatus",
     "Lane",
+    "LaneOverride",
     "LedgerEntry",
     "LedgerPosting",
     "Lot",
@@ -99,6 +105,10 @@ __all__ = [
     "SessionStatus",
     "SettlementBatch",
     "SettlementLine",
+    "StaffSession",
+    "StaffToken",
+    "StaffUser",
+    "StaffUserLot",
     "StatementLine",
     "Vehicle",
     "VehicleClaim",

@@ -28,7 +28,7 @@ class Dispute(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
     decision_reason: Mapped[str | None] = mapped_column(Text)
-    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refund_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("refunds.id"))
     refund_vnd: Mapped[int | None] = mapped_column(BigInteger)
@@ -57,7 +57,7 @@ class LotReport(Base):
     stars: Mapped[int | None] = mapped_column(SmallInteger)
     comment: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[str] = mapped_column(String(16), default="new", server_default="new")
-    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = now_col()
 

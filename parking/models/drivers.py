@@ -60,7 +60,7 @@ class VehicleClaim(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     note: Mapped[str] = mapped_column(Text, default="", server_default="")
     decision_reason: Mapped[str | None] = mapped_column(Text)
-    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = now_col()
 

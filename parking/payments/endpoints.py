@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from parking.audit import service as audit
 from parking.kit.deps import DB
 from parking.kit.errors import AppError
 from parking.ledger import service as ledger_service
-from parking.models import PaymentIntent
+from parking.models import ParkingSession, Payment, PaymentIntent
 from parking.payments import handlers as _handlers  # noqa: F401  (registers the outbox handlers)
 from parking.payments import notifications as notif
 from parking.payments import service
 from parking.payments.schemas import IntentOut, RefundIn, RefundOut, UnpaidExitIn
 from parking.payments.settings import get_payment_settings
+from parking.staff.deps import staff_dependency
+from parking.staff.service import Staff, lot_of
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
 
-def _operator(key: str | None) -> str:
-    """Operator endpoints are guarded by a shared key until operator accounts exist."""
-    expected = get_payment_settings().operator_api_key
-    if not key or not hmac.compare_digest(key.encode(), expected.encode()):
-        raise AppError("unauthorized", "An operator key (X-Operator-Key) is required.", 401)
-    return "operator"
+# Operator actions need a staff member (console session or API token) of the lot's operator.
+Refunder = Annotated[Staff, Depends(staff_dependency("finance", "supervisor"))]
+Attendant = Annotated[Staff, Depends(staff_dependency("supervisor", "operator"))]
+Auditor = Annotated[Staff, Depends(staff_dependency("finance", "auditor"))]
 
 
-OperatorKey = Annotated[str | None, Header(alias="X-Operator-Key")]
+async def _session_lot(db: DB, session_id: uuid.UUID | None) -> uuid.UUID | None:
+    if session_id is None:
+        return None
+    lot: uuid.UUID | None = (
+        await db.execute(select(ParkingSession.lot_id).where(ParkingSession.id == session_id))
+    ).scalar_one_or_none()
+    return lot
 
 
 @router.post("/notify/sepay", summary="Bank-transfer notification (SePay-style webhook)")
@@ -116,31 +122,35 @@ async def intent_status(reference: str, db: DB) -> IntentOut:
 
 
 @router.post("/{payment_id}/refunds", response_model=RefundOut, status_code=201, summary="Refund, full or partial")
-async def create_refund(payment_id: uuid.UUID, body: RefundIn, db: DB, x_operator_key: OperatorKey = None) -> RefundOut:
-    actor = _operator(x_operator_key)
-    r = await service.refund(
-        db, payment_id=payment_id, amount_vnd=body.amount_vnd, reason=body.reason, actor=body.actor or actor
-    )
+async def create_refund(payment_id: uuid.UUID, body: RefundIn, db: DB, staff: Refunder) -> RefundOut:
+    session_id = (await db.execute(select(Payment.session_id).where(Payment.id == payment_id))).scalar_one_or_none()
+    lot_of(staff, await _session_lot(db, session_id), "payment")
+    # The actor is who is logged in; a free-text actor in the body is kept as a note, never trusted.
+    actor = staff.actor + (f" ({body.actor})" if body.actor else "")
+    r = await service.refund(db, payment_id=payment_id, amount_vnd=body.amount_vnd, reason=body.reason, actor=actor)
     return RefundOut(id=r.id, payment_id=r.payment_id, amount_vnd=r.amount_vnd, reason=r.reason, status=r.status)
 
 
 @router.post("/sessions/{session_id}/unpaid-exit", summary="The car left unpaid (attendant override): record a debt")
-async def unpaid_exit(
-    session_id: uuid.UUID, body: UnpaidExitIn, db: DB, x_operator_key: OperatorKey = None
-) -> dict[str, Any]:
-    _operator(x_operator_key)
+async def unpaid_exit(session_id: uuid.UUID, body: UnpaidExitIn, db: DB, staff: Attendant) -> dict[str, Any]:
+    lot_of(staff, await _session_lot(db, session_id), "session")
     debt = await service.record_debt(db, session_id=session_id, reason=body.reason)
+    await audit.record(
+        db, actor=staff.actor, action="session.unpaid_exit", entity="session", entity_id=str(session_id),
+        data={"reason": body.reason, "debt_vnd": debt.amount_vnd if debt else 0},
+    )  # fmt: skip
     return {"debt_id": str(debt.id) if debt else None, "amount_vnd": debt.amount_vnd if debt else 0}
 
 
-@router.post("/intents/expire", summary="Expire unpaid QRs; their sessions become debts")
-async def expire(db: DB, x_operator_key: OperatorKey = None) -> dict[str, int]:
-    _operator(x_operator_key)
-    n = await service.expire_intents(db)
+@router.post("/intents/expire", summary="Expire the unpaid QRs of my lots now; their sessions become debts")
+async def expire(db: DB, staff: Attendant) -> dict[str, int]:
+    n = await service.expire_intents(db, lot_ids=staff.lot_ids)
     return {"expired": n}
 
 
-@router.get("/ledger/check", summary="Double-entry invariant and account balances")
-async def ledger_check(db: DB, x_operator_key: OperatorKey = None) -> dict[str, Any]:
-    _operator(x_operator_key)
-    return await ledger_service.ledger_check(db)
+@router.get("/ledger/check", summary="Double-entry invariant of the whole ledger")
+async def ledger_check(db: DB, staff: Auditor) -> dict[str, Any]:
+    # The ledger's accounts are the platform's, shared by every operator: a staff member learns whether the
+    # books balance, not the balances (other operators' money).
+    out = await ledger_service.ledger_check(db)
+    return {"balanced": out["balanced"], "unbalanced_entries": len(out["unbalanced_entries"])}

@@ -38,8 +38,6 @@ class PaymentSettings(BaseSettings):
     qr_account: str = "0011001234567"
     qr_ttl_s: int = Field(900, gt=0)
 
-    operator_api_key: str = "dev-operator-key"  # X-Operator-Key for refunds/debts until operator accounts exist
-
     # Issue the e-invoice in the confirming transaction (parking.invoices.service.on_payment_confirmed).
     issue_invoices: bool = True
     # For a linked charge confirmed inside the exit decision, enqueue the invoices module's `invoice.issue`

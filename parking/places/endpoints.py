@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from parking.drivers.settings import get_driver_settings
-from parking.drivers.staff import Staff
+from parking.drivers.staff import Desk
 from parking.forecast import service as forecast_service
 from parking.kit import ratelimit
 from parking.kit.deps import DB, State
@@ -112,10 +112,9 @@ async def place_forecast(
     summary="A lot's settings: opening hours, payment ways, how long an unpaid VietQR holds the exit and then what",
 )
 async def lot_settings(
-    code: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,32}$")], body: LotSettingsIn, db: DB, staff: Staff
+    code: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,32}$")], body: LotSettingsIn, db: DB, staff: Desk
 ) -> LotSettingsOut:
-    lot = await service.update_lot_settings(db, code, body.model_dump(exclude_unset=True))
-    await db.commit()
+    lot = await service.update_lot_settings(db, code, body.model_dump(exclude_unset=True), lot_ids=staff.lot_ids)
     return LotSettingsOut(
         code=lot.code,
         opens_at=lot.opens_at.strftime("%H:%M") if lot.opens_at else None,

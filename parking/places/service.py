@@ -209,16 +209,20 @@ async def nearby_with_space(
     return out
 
 
-async def update_lot_settings(db: AsyncSession, code: str, changes: dict[str, Any]) -> Any:
-    """The operator's settings of a lot (opening hours, payment ways, the unpaid-QR wait and policy)."""
+async def update_lot_settings(
+    db: AsyncSession, code: str, changes: dict[str, Any], *, lot_ids: Sequence[uuid.UUID]
+) -> Any:
+    """The operator's settings of a lot (opening hours, payment ways, the unpaid-QR wait and policy).
+
+    Only a lot of `lot_ids` (the staff member's); any other answers 404 as if it did not exist."""
     from sqlalchemy import select
 
     from parking.kit.errors import AppError
     from parking.models import Lot
 
-    lot = (await db.execute(select(Lot).where(Lot.code == code).with_for_update())).scalar()
-    if lot is None:
-        raise AppError("lot_not_found", f"No lot {code}.", 404)
+    lot = (await db.execute(select(Lot).where(Lot.code == code, Lot.id.in_(lot_ids)).with_for_update())).scalar()
+    if lot is None:  # the same answer for another operator's lot as for none (the code is not echoed either)
+        raise AppError("lot_not_found", "No such lot.", 404)
     if changes.pop("always_open", None):
         lot.opens_at = lot.closes_at = None
     for name in ("opens_at", "closes_at"):

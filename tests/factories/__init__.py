@@ -128,3 +128,43 @@ def event(
         "captured_at": (at or datetime.now(UTC)).isoformat(),
         **extra,
     }
+
+
+@dataclass
+class StaffHandle:
+    id: uuid.UUID
+    email: str
+    password: str
+    role: str
+    operator_id: uuid.UUID
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def make_staff(
+    sm: async_sessionmaker[AsyncSession],
+    operator_id: uuid.UUID,
+    role: str,
+    *,
+    lot_ids: tuple[uuid.UUID, ...] = (),
+    token_role: str | None = None,
+) -> StaffHandle:
+    """A staff account of `operator_id` (optionally limited to `lot_ids`) with an API token of its role."""
+    from parking.staff import service as staff_service
+
+    email = f"{role}-{uuid.uuid4().hex[:10]}@staff.example.vn"
+    password = "correct horse battery " + uuid.uuid4().hex[:6]
+    async with sm() as db:
+        user = await staff_service.create_user(
+            db, operator_id=operator_id, email=email, name=f"Test {role}", role=role, password=password,
+            lot_ids=lot_ids, actor="test",
+        )  # fmt: skip
+        me = await staff_service.principal(db, user, role=role, via="token")
+        _, raw = await staff_service.create_token(
+            db, me, name="test", role=token_role or role, expires_days=None, now=datetime.now(UTC)
+        )
+        await db.commit()
+    return StaffHandle(user.id, email, password, role, operator_id, raw)

@@ -49,9 +49,10 @@ def test_every_known_secret_setting_is_found() -> None:
         "PARKING_PAYMENTS_SEPAY_API_KEY",
         "PARKING_PAYMENTS_SEPAY_HMAC_SECRET",
         "PARKING_PAYMENTS_VNPAY_HASH_SECRET",
-        "PARKING_PAYMENTS_OPERATOR_API_KEY",
+        "PARKING_CONSOLE_SECRET_KEY",
         "PARKING_INVOICE_LOOKUP_SECRET",
     } <= set(SECRET_ENVS)
+    assert "PARKING_PAYMENTS_OPERATOR_API_KEY" not in SECRET_ENVS  # the shared operator key is gone (issue 11.1)
 
 
 def test_production_with_the_shipped_defaults_refuses_to_start(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
@@ -71,15 +72,15 @@ def test_production_refuses_an_empty_or_short_secret_and_starts_with_strong_ones
     for env in SECRET_ENVS:
         clean_env.setenv(env, secrets.token_urlsafe(32))
     clean_env.setenv("PARKING_INVOICE_LOOKUP_SECRET", "")
-    clean_env.setenv("PARKING_PAYMENTS_OPERATOR_API_KEY", "short-key")
+    clean_env.setenv("PARKING_CONSOLE_SECRET_KEY", "short-key")
     ss.clear_caches()
     with pytest.raises(ss.InsecureConfiguration) as exc:
         create_app(_prod(tmp_path))
     msg = str(exc.value)
-    assert "PARKING_INVOICE_LOOKUP_SECRET is empty" in msg and "PARKING_PAYMENTS_OPERATOR_API_KEY is shorter" in msg
+    assert "PARKING_INVOICE_LOOKUP_SECRET is empty" in msg and "PARKING_CONSOLE_SECRET_KEY is shorter" in msg
     assert "PARKING_PAYMENTS_PROVIDER_SECRET" not in msg
     clean_env.setenv("PARKING_INVOICE_LOOKUP_SECRET", secrets.token_urlsafe(32))
-    clean_env.setenv("PARKING_PAYMENTS_OPERATOR_API_KEY", secrets.token_urlsafe(32))
+    clean_env.setenv("PARKING_CONSOLE_SECRET_KEY", secrets.token_urlsafe(32))
     clean_env.setenv("PARKING_PAYMENTS_VNPAY_HASH_SECRET", "dev-provider-secret")  # a shipped default, anywhere
     ss.clear_caches()
     with pytest.raises(ss.InsecureConfiguration, match="VNPAY_HASH_SECRET is the shipped default"):
@@ -118,5 +119,5 @@ def test_parking_serve_in_production_mode_refuses_before_starting_anything(tmp_p
         [sys.executable, "-m", "parking", "serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert r.returncode == 2, r.stderr[-2000:]
-    assert "Refusing to start in production mode" in r.stderr and "PARKING_PAYMENTS_OPERATOR_API_KEY" in r.stderr
+    assert "Refusing to start in production mode" in r.stderr and "PARKING_PAYMENTS_PROVIDER_SECRET" in r.stderr
     assert not (tmp_path / "pg").exists()  # no embedded PostgreSQL was started

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from parking.models import GateEvent, ParkingSession
 from parking.settings import REPO_ROOT, Settings
 from tests.conftest import LiveServer
-from tests.factories import LotHandle, make_lot
+from tests.factories import LotHandle, make_lot, make_staff
 
 N_CARS = 4
 
@@ -105,6 +105,7 @@ async def test_demo_lane_agents_drive_sessions_end_to_end(
     live_server: LiveServer, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     lot = await make_lot(sessionmaker, capacities={"car_small": 50})
+    staff = await make_staff(sessionmaker, lot.operator_id, "auditor")
     frames = _frames(settings, tmp_path / "frames")
     procs = []
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -125,7 +126,7 @@ async def test_demo_lane_agents_drive_sessions_end_to_end(
         events, closed, total = await _count(sessionmaker, lot)
         assert events == 2 * N_CARS, "every vehicle's entry and exit reached the server exactly once"
         assert closed == N_CARS and total == N_CARS, "each stay opened at entry and closed at exit"
-        lanes = {x["id"]: x for x in (await _lanes(live_server))}
+        lanes = {x["id"]: x for x in (await _lanes(live_server, staff.headers))}
         assert lanes[str(lot.entry.id)]["online"] and lanes[str(lot.exit.id)]["online"]
         moves = [json.loads(line) for line in (tmp_path / "barrier-E1.jsonl").read_text().splitlines()]
         assert sum(1 for m in moves if m.get("state") == "open" or m.get("action") == "open") >= N_CARS
@@ -140,8 +141,8 @@ async def test_demo_lane_agents_drive_sessions_end_to_end(
                 raise AssertionError("gate agent did not stop on SIGTERM") from None
 
 
-async def _lanes(srv: LiveServer) -> list[dict]:
+async def _lanes(srv: LiveServer, headers: dict[str, str]) -> list[dict]:
     import httpx
 
     async with httpx.AsyncClient(base_url=srv.url) as c:
-        return (await c.get("/v1/lanes")).json()["lanes"]  # type: ignore[no-any-return]
+        return (await c.get("/v1/lanes", headers=headers)).json()["lanes"]  # type: ignore[no-any-return]

@@ -14,7 +14,6 @@ from tests.factories import LotHandle, make_lot
 from tests.factories.payment_simulator import run_simulator
 
 SECRET = "recon-test-secret"
-OPERATOR_KEY = "recon-test-operator"
 
 
 @pytest.fixture
@@ -48,7 +47,6 @@ def recon_sim(live_server: Any) -> Iterator[str]:
                 sepay_api_key=SECRET,
                 sepay_hmac_secret=SECRET,
                 vnpay_hash_secret=SECRET,
-                operator_api_key=OPERATOR_KEY,
             )
         )
         yield url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.kit.errors import AppError
-from parking.models import IntentStatus, PaymentIntent
+from parking.models import IntentStatus, Lane, ParkingSession, PaymentIntent
 from parking.payments import repository as repo
 from parking.payments import vietqr
 from parking.payments.service.common import PAY, ExitAnswer
@@ -89,18 +90,20 @@ async def qr_answer(
     )
 
 
-async def expire_intents(db: AsyncSession, *, now: datetime | None = None) -> int:
-    """QRs not paid in time: the exit became an unpaid exit, so the session owes a debt."""
+async def expire_intents(
+    db: AsyncSession, *, now: datetime | None = None, lot_ids: Collection[uuid.UUID] | None = None
+) -> int:
+    """QRs not paid in time: the exit became an unpaid exit, so the session owes a debt.
+
+    `lot_ids` limits it to the QRs shown at those lots' lanes or for their sessions (a staff member's lots).
+    """
     now = now or datetime.now(UTC)
-    rows = list(
-        (
-            await db.execute(
-                select(PaymentIntent)
-                .where(PaymentIntent.status == IntentStatus.OPEN, PaymentIntent.expires_at < now)
-                .with_for_update(skip_locked=True)
-            )
-        ).scalars()
-    )
+    q = select(PaymentIntent).where(PaymentIntent.status == IntentStatus.OPEN, PaymentIntent.expires_at < now)
+    if lot_ids is not None:
+        lanes = select(Lane.id).where(Lane.lot_id.in_(list(lot_ids)))
+        sessions = select(ParkingSession.id).where(ParkingSession.lot_id.in_(list(lot_ids)))
+        q = q.where(PaymentIntent.lane_id.in_(lanes) | PaymentIntent.session_id.in_(sessions))
+    rows = list((await db.execute(q.with_for_update(skip_locked=True))).scalars())
     for intent in rows:
         intent.status = IntentStatus.EXPIRED
         if intent.purpose == "session" and intent.session_id:

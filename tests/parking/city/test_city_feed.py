@@ -58,29 +58,39 @@ def receiver() -> Iterator[Receiver]:
     r.server.shutdown()
 
 
-async def new_client(client: httpx.AsyncClient, scopes: list[str]) -> dict[str, str]:
-    r = await client.post(
-        "/v1/operator/city-clients", json={"name": "iHanoi", "scopes": scopes}, headers=staff_headers()
-    )
+@pytest.fixture
+async def admin(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    """An operator's admin: city-feed clients are created by admins (the feed is the platform's open data)."""
+    return await staff_headers(sessionmaker, None, "admin")
+
+
+async def new_client(client: httpx.AsyncClient, admin: dict[str, str], scopes: list[str]) -> dict[str, str]:
+    r = await client.post("/v1/operator/city-clients", json={"name": "iHanoi", "scopes": scopes}, headers=admin)
     assert r.status_code == 201, r.text
     return {"Authorization": f"Bearer {r.json()['key']}"}
 
 
-async def test_keys_and_scopes(client: httpx.AsyncClient) -> None:
+async def test_keys_and_scopes(
+    client: httpx.AsyncClient, admin: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     assert (await client.get("/v1/city/places")).status_code == 401
     assert (await client.post("/v1/operator/city-clients", json={"name": "x", "scopes": ALL})).status_code == 401
-    places_only = await new_client(client, ["places:read"])
+    places_only = await new_client(client, admin, ["places:read"])
     assert (await client.get("/v1/city/places", headers=places_only)).status_code == 200
     r = await client.get("/v1/city/occupancy", headers=places_only)
     assert r.status_code == 403 and r.json()["error"]["code"] == "insufficient_scope"
     wrong = {"Authorization": places_only["Authorization"][:-3] + "xyz"}
     assert (await client.get("/v1/city/places", headers=wrong)).status_code == 401
-    r = await client.post("/v1/operator/city-clients", json={"name": "x", "scopes": ["all"]}, headers=staff_headers())
+    r = await client.post("/v1/operator/city-clients", json={"name": "x", "scopes": ["all"]}, headers=admin)
     assert r.status_code == 422
+    # Only an admin creates a city client: the feed is the whole platform's.
+    sup = await staff_headers(sessionmaker, None, "supervisor")
+    r = await client.post("/v1/operator/city-clients", json={"name": "x", "scopes": ["places:read"]}, headers=sup)
+    assert r.status_code == 403
 
 
-async def test_places_occupancy_rates(client: httpx.AsyncClient, lot: LotHandle) -> None:
-    key = await new_client(client, ALL)
+async def test_places_occupancy_rates(client: httpx.AsyncClient, lot: LotHandle, admin: dict[str, str]) -> None:
+    key = await new_client(client, admin, ALL)
     await client.post("/v1/gate/events", json=event("entry", random_car_plate()), headers=lot.entry.headers)
     place = next(p for p in (await client.get("/v1/city/places", headers=key)).json()["places"] if p["id"] == lot.code)
     assert place["location"] == {"type": "Point", "coordinates": [105.85, 21.03]}
@@ -94,8 +104,10 @@ async def test_places_occupancy_rates(client: httpx.AsyncClient, lot: LotHandle)
     assert str(lot.id) not in json.dumps([place, mine, rate])
 
 
-async def test_daily_aggregates_count_the_days_activity(client: httpx.AsyncClient, idp: Idp, lot: LotHandle) -> None:
-    key = await new_client(client, ["aggregates:read"])
+async def test_daily_aggregates_count_the_days_activity(
+    client: httpx.AsyncClient, idp: Idp, lot: LotHandle, admin: dict[str, str]
+) -> None:
+    key = await new_client(client, admin, ["aggregates:read"])
     plate = random_car_plate()
     now = datetime.now(UTC)
     for kind, at in (("entry", now - timedelta(minutes=30)), ("exit", now)):
@@ -132,10 +144,11 @@ async def test_signed_webhooks_for_availability_and_alerts_with_a_delivery_log(
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
     redis_url: str,
+    admin: dict[str, str],
 ) -> None:
     from redis.asyncio import Redis
 
-    key = await new_client(client, ["webhooks:manage"])
+    key = await new_client(client, admin, ["webhooks:manage"])
     r = await client.post(
         "/v1/city/webhooks", json={"url": receiver.url, "events": ["availability", "alert"]}, headers=key
     )
@@ -188,10 +201,10 @@ async def test_signed_webhooks_for_availability_and_alerts_with_a_delivery_log(
 
 
 async def test_failed_deliveries_are_logged_and_retried(
-    client: httpx.AsyncClient, idp: Idp, lot: LotHandle, receiver: Receiver
+    client: httpx.AsyncClient, idp: Idp, lot: LotHandle, receiver: Receiver, admin: dict[str, str]
 ) -> None:
     receiver.status = 500
-    key = await new_client(client, ["webhooks:manage"])
+    key = await new_client(client, admin, ["webhooks:manage"])
     hook = (await client.post("/v1/city/webhooks", json={"url": receiver.url, "events": ["alert"]}, headers=key)).json()
     tok = (await client.post("/v1/drivers/oidc/token", json={"id_token": idp.token(new_subject())})).json()[
         "access_token"

@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import LotHandle, event, random_car_plate
 from tests.parking.drivers.conftest import Idp, new_subject, staff_headers
@@ -22,8 +23,9 @@ async def driver_with_plate(client: httpx.AsyncClient, idp: Idp, plate: str) -> 
 
 
 async def test_dispute_refunded_with_an_adjustment_invoice(
-    client: httpx.AsyncClient, idp: Idp, sim: Sim, lot: LotHandle
+    client: httpx.AsyncClient, idp: Idp, sim: Sim, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
+    sup = await staff_headers(sessionmaker, lot.operator_id, "supervisor")
     plate = random_car_plate()
     headers = await driver_with_plate(client, idp, plate)
     wallet = await sim.new_account(1_000_000)
@@ -51,15 +53,31 @@ async def test_dispute_refunded_with_an_adjustment_invoice(
         "/v1/drivers/me/disputes", json={"session_id": sid, "kind": "wrong_time", "reason": "lần nữa"}, headers=headers
     )
     assert again.json()["id"] == dispute["id"]
-    queue = (await client.get("/v1/operator/disputes", headers=staff_headers())).json()
+    queue = (await client.get("/v1/operator/disputes", headers=sup)).json()
     mine = next(d for d in queue if d["id"] == dispute["id"])
+    # Another operator's staff: not in their queue, and deciding it answers as if it did not exist.
+    stranger = await staff_headers(sessionmaker, None, "admin")
+    assert dispute["id"] not in {d["id"] for d in (await client.get("/v1/operator/disputes", headers=stranger)).json()}
+    r = await client.post(
+        f"/v1/operator/disputes/{dispute['id']}/decision",
+        json={"decision": "reject", "reason": "x" * 5},
+        headers=stranger,
+    )
+    assert r.status_code == 404, r.text
+    # Money goes back only on a supervisor's decision; an operator may reject but not refund.
+    r = await client.post(
+        f"/v1/operator/disputes/{dispute['id']}/decision",
+        json={"decision": "refund", "reason": "thử hoàn tiền"},
+        headers=await staff_headers(sessionmaker, lot.operator_id, "operator"),
+    )
+    assert r.status_code == 403, r.text
     ev = mine["evidence"]
     assert ev["fee_proof"]["total_vnd"] == fee and ev["fee_proof"]["lines"]
     assert [p["amount_vnd"] for p in ev["payments"]] == [fee] and ev["payments"][0]["status"] == "confirmed"
     r = await client.post(
         f"/v1/operator/disputes/{dispute['id']}/decision",
         json={"decision": "refund", "reason": "Camera lối vào ghi sai giờ; hoàn 1 giờ.", "amount_vnd": 25000},
-        headers=staff_headers(),
+        headers=sup,
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "refunded" and r.json()["refund_vnd"] == 25000
@@ -76,14 +94,15 @@ async def test_dispute_refunded_with_an_adjustment_invoice(
     twice = await client.post(
         f"/v1/operator/disputes/{dispute['id']}/decision",
         json={"decision": "reject", "reason": "again"},
-        headers=staff_headers(),
+        headers=sup,
     )
     assert twice.status_code == 409
 
 
 async def test_dispute_rejected_with_its_reason_and_only_on_own_sessions(
-    client: httpx.AsyncClient, idp: Idp, lot: LotHandle
+    client: httpx.AsyncClient, idp: Idp, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
+    sup = await staff_headers(sessionmaker, lot.operator_id, "supervisor")
     plate = random_car_plate()
     headers = await driver_with_plate(client, idp, plate)
     other = await driver_with_plate(client, idp, random_car_plate())
@@ -100,13 +119,13 @@ async def test_dispute_rejected_with_its_reason_and_only_on_own_sessions(
     r = await client.post(
         f"/v1/operator/disputes/{dispute['id']}/decision",
         json={"decision": "refund", "reason": "thử hoàn"},
-        headers=staff_headers(),
+        headers=sup,
     )
     assert r.status_code == 409 and r.json()["error"]["code"] == "no_refundable_payment"
     r = await client.post(
         f"/v1/operator/disputes/{dispute['id']}/decision",
         json={"decision": "reject", "reason": "Ảnh lối vào cho thấy đúng biển số."},
-        headers=staff_headers(),
+        headers=await staff_headers(sessionmaker, lot.operator_id, "operator"),
     )
     assert r.json()["status"] == "rejected"
     [seen] = (await client.get("/v1/drivers/me/disputes", headers=headers)).json()
@@ -114,8 +133,9 @@ async def test_dispute_rejected_with_its_reason_and_only_on_own_sessions(
 
 
 async def test_ratings_and_problem_reports_reach_the_operator(
-    client: httpx.AsyncClient, idp: Idp, lot: LotHandle
+    client: httpx.AsyncClient, idp: Idp, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
+    desk = await staff_headers(sessionmaker, lot.operator_id, "operator")
     headers = await driver_with_plate(client, idp, random_car_plate())
     url = f"/v1/lots/{lot.code}/reports"
     r = await client.post(url, json={"kind": "rating", "stars": 4, "comment": "Sạch sẽ"}, headers=headers)
@@ -128,10 +148,14 @@ async def test_ratings_and_problem_reports_reach_the_operator(
     cash = r.json()
     assert (await client.post(url, json={"kind": "barrier_broken"})).status_code == 401
     assert (await client.post("/v1/lots/NO-SUCH/reports", json={"kind": "other"}, headers=headers)).status_code == 404
-    queue = (await client.get("/v1/operator/reports", headers=staff_headers())).json()
+    queue = (await client.get("/v1/operator/reports", headers=desk)).json()
     assert cash["id"] in {x["id"] for x in queue}
     assert all(x["kind"] != "rating" for x in queue)
-    r = await client.post(f"/v1/operator/reports/{cash['id']}/ack", json={}, headers=staff_headers())
+    stranger = await staff_headers(sessionmaker, None, "admin")
+    assert cash["id"] not in {x["id"] for x in (await client.get("/v1/operator/reports", headers=stranger)).json()}
+    r = await client.post(f"/v1/operator/reports/{cash['id']}/ack", json={}, headers=stranger)
+    assert r.status_code == 404, r.text
+    r = await client.post(f"/v1/operator/reports/{cash['id']}/ack", json={}, headers=desk)
     assert r.json()["status"] == "acknowledged"
-    queue = (await client.get("/v1/operator/reports", headers=staff_headers())).json()
+    queue = (await client.get("/v1/operator/reports", headers=desk)).json()
     assert cash["id"] not in {x["id"] for x in queue}

@@ -13,11 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.drivers.settings import DriverSettings, use_driver_settings
 from parking.kit.embedded import free_port
-from parking.payments.settings import get_payment_settings
 from parking.settings import REPO_ROOT
+from tests.factories import make_lot, make_staff
 
 
 @dataclass
@@ -66,5 +67,17 @@ def new_subject() -> str:
     return f"sub-{uuid.uuid4().hex[:12]}"
 
 
-def staff_headers() -> dict[str, str]:
-    return {"X-Operator-Key": get_payment_settings().operator_api_key}
+_STAFF: dict[tuple[uuid.UUID | None, str], dict[str, str]] = {}
+
+
+async def staff_headers(
+    sm: async_sessionmaker[AsyncSession], operator_id: uuid.UUID | None, role: str = "supervisor"
+) -> dict[str, str]:
+    """A staff token of `operator_id` with `role` (one account per operator and role); no operator: a new
+    operator of its own (e.g. an admin for plate claims of plates that parked nowhere, or the city feed)."""
+    key = (operator_id, role)
+    if key not in _STAFF:
+        if operator_id is None:
+            operator_id = (await make_lot(sm, capacities={"car_small": 1})).operator_id
+        _STAFF[key] = (await make_staff(sm, operator_id, role)).headers
+    return _STAFF[key]

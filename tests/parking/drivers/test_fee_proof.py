@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.drivers.wording import describe_line, line_names
-from tests.factories import LotHandle, event, make_lot
+from parking.models import Lot
+from tests.factories import LotHandle, event, make_lot, make_staff
 from tests.parking.drivers.conftest import staff_headers
 
 # A 1x1 JPEG: the crop the lane sends with its event.
@@ -38,9 +39,19 @@ async def test_fee_needs_the_lane_the_driver_or_staff(
     other = await make_lot(sessionmaker, capacities={"car_small": 1})
     r = await client.get(f"/v1/sessions/{sid}/fee", headers=other.exit.headers)
     assert r.status_code == 403 and "30A" not in r.text
-    bad_staff = await client.get(f"/v1/sessions/{sid}/fee", headers={"X-Operator-Key": "guess"})
+    bad_staff = await client.get(f"/v1/sessions/{sid}/fee", headers={"Authorization": "Bearer stf_guess"})
     assert bad_staff.status_code == 401
-    for headers in (lot.exit.headers, staff_headers()):
+    # Staff of another operator, or of the operator but limited to other lots: as if the session did not exist.
+    stranger = await staff_headers(sessionmaker, other.operator_id, "admin")
+    limited = await make_staff(
+        sessionmaker, lot.operator_id, "supervisor", lot_ids=(await _other_lot(sessionmaker, lot),)
+    )
+    for headers in (stranger, limited.headers):
+        for url in (f"/v1/sessions/{sid}/fee", f"/v1/sessions/{sid}/crops/entry"):
+            r = await client.get(url, headers=headers)
+            assert r.status_code == 404 and "30A" not in r.text, r.text
+            assert r.json()["error"]["code"] == "session_not_found"
+    for headers in (lot.exit.headers, await staff_headers(sessionmaker, lot.operator_id, "auditor")):
         r = await client.get(f"/v1/sessions/{sid}/fee", headers=headers)
         assert r.status_code == 200, r.text
     proof = r.json()
@@ -49,7 +60,24 @@ async def test_fee_needs_the_lane_the_driver_or_staff(
     assert str(lot.id) not in r.text  # no internal id but the session's own
 
 
-async def test_proof_carries_reads_tariff_and_each_line(client: httpx.AsyncClient, lot: LotHandle) -> None:
+async def _other_lot(sm: async_sessionmaker[AsyncSession], lot: LotHandle) -> uuid.UUID:
+    """A second lot of `lot`'s operator."""
+    async with sm() as db:
+        src = await db.get(Lot, lot.id)
+        assert src is not None
+        twin = Lot(
+            id=uuid.uuid4(), operator_id=lot.operator_id, code=f"TWIN-{uuid.uuid4().hex[:8]}", name="Twin",
+            address="Hà Nội", latitude=src.latitude, longitude=src.longitude, tariff_id=src.tariff_id,
+            tariff_zone=src.tariff_zone,
+        )  # fmt: skip
+        db.add(twin)
+        await db.commit()
+        return twin.id
+
+
+async def test_proof_carries_reads_tariff_and_each_line(
+    client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     entry_at = datetime.now(UTC) - timedelta(hours=3, minutes=10)
     img = base64.b64encode(TINY_JPEG).decode()
     r = await client.post(
@@ -78,7 +106,8 @@ async def test_proof_carries_reads_tariff_and_each_line(client: httpx.AsyncClien
     crop = await client.get(proof["crops"]["entry"], headers=lot.exit.headers)
     assert crop.status_code == 200 and crop.content == TINY_JPEG
     assert (await client.get(proof["crops"]["entry"])).status_code == 401
-    assert (await client.get(f"/v1/sessions/{uuid.uuid4()}/fee", headers=staff_headers())).status_code == 404
+    staff = await staff_headers(sessionmaker, lot.operator_id)
+    assert (await client.get(f"/v1/sessions/{uuid.uuid4()}/fee", headers=staff)).status_code == 404
 
 
 LINES = st.sampled_from(

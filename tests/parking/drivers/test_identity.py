@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import LotHandle, event, random_car_plate
 from tests.parking.drivers.conftest import Idp, new_subject, staff_headers
@@ -54,7 +55,7 @@ async def test_tokens_that_fail_verification_are_refused(client: httpx.AsyncClie
 
 
 async def test_unproven_plate_is_a_claim_until_the_operator_approves(
-    client: httpx.AsyncClient, idp: Idp, lot: LotHandle
+    client: httpx.AsyncClient, idp: Idp, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     """13.4: claiming someone else's plate shows nothing of that car; approval shows only what follows it."""
     victim_plate = random_car_plate()
@@ -74,11 +75,23 @@ async def test_unproven_plate_is_a_claim_until_the_operator_approves(
     assert (await client.get("/v1/drivers/me/sessions", headers=headers)).json() == []
     r = await client.get(f"/v1/sessions/{old_session}/fee", headers=headers)
     assert r.status_code == 404
+    # The claim goes to the operators in whose lots the plate has parked: not to another operator's staff,
+    # not even its admin (the plate has parked somewhere, so it is not an admin's claim of a plate seen nowhere).
+    stranger = await staff_headers(sessionmaker, None, "admin")
+    assert claim["id"] not in {
+        c["id"] for c in (await client.get("/v1/operator/vehicle-claims", headers=stranger)).json()
+    }
+    url = f"/v1/operator/vehicle-claims/{claim['id']}/decision"
+    r = await client.post(url, json={"approve": True}, headers=stranger)
+    assert r.status_code == 404, r.text
+    auditor = await staff_headers(sessionmaker, lot.operator_id, "auditor")
+    assert claim["id"] in {c["id"] for c in (await client.get("/v1/operator/vehicle-claims", headers=auditor)).json()}
+    assert (await client.post(url, json={"approve": True}, headers=auditor)).status_code == 403  # read only
     # The operator approves (papers seen); the history before the approval stays hidden.
     r = await client.post(
-        f"/v1/operator/vehicle-claims/{claim['id']}/decision",
+        url,
         json={"approve": True, "reason": "giấy đăng ký xe đã xem"},
-        headers=staff_headers(),
+        headers=await staff_headers(sessionmaker, lot.operator_id, "operator"),
     )
     assert r.status_code == 200 and r.json()["status"] == "approved"
     [v] = (await client.get("/v1/drivers/me/vehicles", headers=headers)).json()
@@ -103,25 +116,29 @@ async def test_operator_claim_endpoints_need_staff(client: httpx.AsyncClient, id
     assert r.status_code == 401
 
 
-async def test_rejected_claim_is_seen_with_its_reason(client: httpx.AsyncClient, idp: Idp) -> None:
+async def test_rejected_claim_is_seen_with_its_reason(
+    client: httpx.AsyncClient, idp: Idp, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A plate that parked nowhere: its claim goes to the admins (of any operator), not to operators' desks."""
+    admin = await staff_headers(sessionmaker, None, "admin")
+    desk = await staff_headers(sessionmaker, None, "supervisor")
     headers, _ = await sign_in(client, idp, new_subject())
     r = await client.post(
         "/v1/drivers/me/vehicles", json={"plate": random_car_plate(), "vehicle_class": "car_small"}, headers=headers
     )
     claim = r.json()
-    pending = (await client.get("/v1/operator/vehicle-claims", headers=staff_headers())).json()
+    pending = (await client.get("/v1/operator/vehicle-claims", headers=admin)).json()
     assert claim["id"] in {c["id"] for c in pending}
+    assert claim["id"] not in {c["id"] for c in (await client.get("/v1/operator/vehicle-claims", headers=desk)).json()}
     r = await client.post(
         f"/v1/operator/vehicle-claims/{claim['id']}/decision",
         json={"approve": False, "reason": "Không khớp giấy đăng ký"},
-        headers=staff_headers(),
+        headers=admin,
     )
     assert r.json()["status"] == "rejected"
     [mine] = (await client.get("/v1/drivers/me/vehicle-claims", headers=headers)).json()
     assert mine["status"] == "rejected" and mine["decision_reason"] == "Không khớp giấy đăng ký"
-    r = await client.post(
-        f"/v1/operator/vehicle-claims/{claim['id']}/decision", json={"approve": True}, headers=staff_headers()
-    )
+    r = await client.post(f"/v1/operator/vehicle-claims/{claim['id']}/decision", json={"approve": True}, headers=admin)
     assert r.status_code == 409
 
 

@@ -92,12 +92,13 @@ async def test_a_driver_finds_a_lot_signs_in_sees_the_fee_and_disputes(
     await page.get_by_text("Gửi khiếu nại").click()
     await expect(page.locator("#message")).to_contain_text("Đã gửi khiếu nại")
 
-    queue = (await client.get("/v1/operator/disputes", headers=staff_headers())).json()
+    desk = await staff_headers(sessionmaker, free.operator_id, "operator")
+    queue = (await client.get("/v1/operator/disputes", headers=desk)).json()
     mine = next(d for d in queue if d["reason"] == "Tôi vào muộn hơn giờ ghi nhận.")
     r = await client.post(
         f"/v1/operator/disputes/{mine['id']}/decision",
         json={"decision": "reject", "reason": "Ảnh camera lối vào khớp với giờ ghi nhận."},
-        headers=staff_headers(),
+        headers=desk,
     )
     assert r.status_code == 200
     await page.goto(f"{base}/m/me")

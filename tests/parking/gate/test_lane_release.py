@@ -57,15 +57,26 @@ async def test_attendant_policy_refuses_the_release(
     assert r.status_code == 409 and r.json()["error"]["code"] == "policy_attendant"
 
 
-async def test_the_operator_sets_the_wait_policy_and_hours(client: httpx.AsyncClient, lot: LotHandle) -> None:
+async def test_the_operator_sets_the_wait_policy_and_hours(
+    client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     from tests.parking.drivers.conftest import staff_headers
+
+    sup = await staff_headers(sessionmaker, lot.operator_id, "supervisor")
+    # Another operator's staff: the lot does not exist for them; an auditor reads but never sets.
+    stranger = await staff_headers(sessionmaker, None, "admin")
+    r = await client.patch(f"/v1/operator/lots/{lot.code}", json={"qr_lane_wait_s": 60}, headers=stranger)
+    assert r.status_code == 404, r.text
+    auditor = await staff_headers(sessionmaker, lot.operator_id, "auditor")
+    r = await client.patch(f"/v1/operator/lots/{lot.code}", json={"qr_lane_wait_s": 60}, headers=auditor)
+    assert r.status_code == 403, r.text
 
     url = f"/v1/operator/lots/{lot.code}"
     assert (await client.patch(url, json={"qr_lane_wait_s": 30})).status_code == 401
     r = await client.patch(
         url,
         json={"qr_lane_wait_s": 30, "unpaid_qr_policy": "attendant", "opens_at": "06:00", "closes_at": "22:30"},
-        headers=staff_headers(),
+        headers=sup,
     )
     assert r.status_code == 200, r.text
     assert (r.json()["qr_lane_wait_s"], r.json()["unpaid_qr_policy"], r.json()["closes_at"]) == (
@@ -75,8 +86,8 @@ async def test_the_operator_sets_the_wait_policy_and_hours(client: httpx.AsyncCl
     )
     d = await pay_exit(client, lot)
     assert (d["payment"]["lane_wait_s"], d["payment"]["on_timeout"]) == (30, "attendant")
-    assert (await client.patch(url, json={"qr_lane_wait_s": 1}, headers=staff_headers())).status_code == 422
-    r = await client.patch(url, json={"always_open": True}, headers=staff_headers())
+    assert (await client.patch(url, json={"qr_lane_wait_s": 1}, headers=sup)).status_code == 422
+    r = await client.patch(url, json={"always_open": True}, headers=sup)
     assert r.json()["opens_at"] is None and r.json()["closes_at"] is None
-    r = await client.patch(url, json={"opens_at": "07:00"}, headers=staff_headers())
+    r = await client.patch(url, json={"opens_at": "07:00"}, headers=sup)
     assert r.status_code == 422 and r.json()["error"]["code"] == "hours_incomplete"

@@ -12,18 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.models import LotCapacity
 from parking.occupancy.service import lot_snapshot, repair
-from tests.factories import LotHandle, event
+from tests.conftest import LiveServer
+from tests.factories import LotHandle, event, make_staff
 
 
-async def test_heartbeat_marks_the_lane_online(client: httpx.AsyncClient, lot: LotHandle) -> None:
-    lanes = (await client.get("/v1/lanes")).json()["lanes"]
+async def test_heartbeat_marks_the_lane_online(
+    client: httpx.AsyncClient, lot: LotHandle, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    staff = await make_staff(sessionmaker, lot.operator_id, "operator")
+    lanes = (await client.get("/v1/lanes", headers=staff.headers)).json()["lanes"]
     mine = next(x for x in lanes if x["id"] == str(lot.entry.id))
     assert mine["online"] is False
     r = await client.post(
         "/v1/gate/heartbeat", json={"fps": 2.0, "queue_depth": 3, "camera_ok": True}, headers=lot.entry.headers
     )
     assert r.status_code == 200 and r.json()["lane"]["code"] == "E1"
-    lanes = (await client.get("/v1/lanes")).json()["lanes"]
+    lanes = (await client.get("/v1/lanes", headers=staff.headers)).json()["lanes"]
     mine = next(x for x in lanes if x["id"] == str(lot.entry.id))
     assert mine["online"] is True and mine["heartbeat"]["queue_depth"] == 3
 
@@ -79,9 +83,14 @@ async def test_repair_corrects_drift_in_redis_and_postgres(
     await redis.aclose()
 
 
-async def test_metrics_expose_latency_events_and_open_sessions(client: httpx.AsyncClient, lot: LotHandle) -> None:
+async def test_metrics_expose_latency_events_and_open_sessions(
+    client: httpx.AsyncClient, lot: LotHandle, live_server: LiveServer
+) -> None:
     await client.post("/v1/gate/events", json=event("entry", "30A-864.20"), headers=lot.entry.headers)
-    text = (await client.get("/metrics")).text
+    assert (await client.get("/metrics")).status_code == 401
+    assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status_code == 401
+    token = live_server.app.state.staff_secrets.metrics_token
+    text = (await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})).text
     assert "parking_http_request_seconds_bucket" in text
     assert 'parking_gate_events_total{action="open",kind="entry",replayed="false"}' in text
     assert "parking_open_sessions" in text

@@ -15,11 +15,21 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.payments.settings import PaymentSettings, use_payment_settings
-from tests.factories import LotHandle, event, random_car_plate
+from tests.factories import LotHandle, event, make_lot, make_staff, random_car_plate
 from tests.factories.payment_simulator import run_simulator
 
 SECRET = "payments-test-secret"
-OPERATOR_KEY = "payments-test-operator"
+# The headers of an admin who approves the plate claims of `make_driver`: a fresh plate has parked nowhere, and
+# such a claim goes to the admins (of any operator). Filled by the autouse `claims_admin` fixture.
+OP: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def claims_admin(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    if not OP:
+        lot = await make_lot(sessionmaker, capacities={"car_small": 1})
+        OP.update((await make_staff(sessionmaker, lot.operator_id, "admin")).headers)
+    return OP
 
 
 @dataclass
@@ -53,7 +63,6 @@ def payment_sim_url(live_server: Any) -> Iterator[str]:
                 sepay_api_key=SECRET,
                 sepay_hmac_secret=SECRET,
                 vnpay_hash_secret=SECRET,
-                operator_api_key=OPERATOR_KEY,
                 default_deferred_limit_vnd=300_000,
             )
         )
@@ -116,7 +125,10 @@ async def make_driver(
     balance_vnd: int = 1_000_000,
     link: bool = True,
     vehicle_class: str = "car_small",
+    approver: dict[str, str] | None = None,
 ) -> Driver:
+    """A driver with `plate` linked through an approved claim. A plate that has parked is approved by staff of
+    its lot's operator (`approver`); one that parked nowhere by an admin of any operator (`OP`)."""
     email = f"d{uuid.uuid4().hex[:10]}@example.vn"
     r = await client.post("/v1/drivers/register", json={"email": email, "password": "correct horse 1"})
     assert r.status_code == 201, r.text
@@ -133,7 +145,7 @@ async def make_driver(
     r = await client.post(
         f"/v1/operator/vehicle-claims/{r.json()['id']}/decision",
         json={"approve": True, "reason": "registration papers seen", "history_from": "2000-01-01T00:00:00+07:00"},
-        headers=OP,
+        headers=approver or OP,
     )
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
     d.plate = r.json()["plate"]
@@ -163,6 +175,3 @@ async def park(
     r = await client.post("/v1/gate/events", json=event("exit", plate, at=now, **exit_extra), headers=lot.exit.headers)
     assert r.status_code == 200, r.text
     return r.json()
-
-
-OP = {"X-Operator-Key": OPERATOR_KEY}

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from parking.ledger import repository as ledger_repository
 from parking.models import Invoice, Payment, PaymentNotification
 from parking.payments import notifications
-from tests.factories import LotHandle
-from tests.parking.payments.conftest import OP, SECRET, Sim
+from tests.factories import LotHandle, make_staff
+from tests.parking.payments.conftest import SECRET, Sim
 from tests.parking.payments.test_linked import wait_for
 from tests.parking.payments.test_qr_flows import payments_for, session_row, unlinked_exit
 
@@ -131,8 +131,11 @@ async def test_money_beyond_the_fee_is_a_credit_and_the_invoice_is_for_the_fee(
         ("unallocated", -2 * fee),
     ]
     # Giving the credit back is not a correction of the parking sale: no adjustment invoice, no contra-revenue.
+    finance = await make_staff(sessionmaker, lot.operator_id, "finance")
     rr = await client.post(
-        f"/v1/payments/{p.id}/refunds", json={"amount_vnd": 2 * fee, "reason": "paid three times"}, headers=OP
+        f"/v1/payments/{p.id}/refunds",
+        json={"amount_vnd": 2 * fee, "reason": "paid three times"},
+        headers=finance.headers,
     )
     assert rr.status_code == 201, rr.text
 

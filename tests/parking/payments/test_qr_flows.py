@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from parking.ledger import repository as ledger_repository
 from parking.models import ParkingSession, Payment, PaymentNotification, Refund
 from parking.payments import notifications, vietqr
-from tests.factories import LotHandle, event, make_lot, random_car_plate
-from tests.parking.payments.conftest import OP, SECRET, Sim, make_driver, park
+from tests.factories import LotHandle, event, make_lot, make_staff, random_car_plate
+from tests.parking.payments.conftest import SECRET, Sim, make_driver, park
 from tests.parking.payments.test_linked import wait_for
 
 
@@ -319,7 +319,8 @@ async def test_unpaid_exit_becomes_debt_announced_at_next_entry_and_paid_later(
     assert decision["action"] == "pay"
     sid, fee = decision["session_id"], decision["fee_vnd"]
     # Attendant override: the car leaves without paying.
-    r = await client.post(f"/v1/payments/sessions/{sid}/unpaid-exit", json={"reason": "attendant_override"}, headers=OP)
+    op = (await make_staff(sessionmaker, lot.operator_id, "operator")).headers
+    r = await client.post(f"/v1/payments/sessions/{sid}/unpaid-exit", json={"reason": "attendant_override"}, headers=op)
     assert r.status_code == 200 and r.json()["amount_vnd"] == fee
     assert (await session_row(sessionmaker, sid)).payment_status == "debt"
     # Next entry of that plate: the lane and the operator are told.
@@ -328,7 +329,8 @@ async def test_unpaid_exit_becomes_debt_announced_at_next_entry_and_paid_later(
     assert entry["action"] == "open" and "has_debt" in entry["flags"]
     assert any("Unpaid" in line for line in entry["display"]["lines"])
     # The driver registers that plate: the debt shows up on the account, and is paid with the linked wallet.
-    d = await make_driver(client, sim, plate=plate)
+    desk = (await make_staff(sessionmaker, lot.operator_id, "operator")).headers  # the plate parked in its lot
+    d = await make_driver(client, sim, plate=plate, approver=desk)
     [debt] = (await client.get("/v1/drivers/me/debts", headers=d.headers)).json()
     assert debt["amount_vnd"] == fee and debt["status"] == "open"
     r = await client.post(f"/v1/drivers/me/debts/{debt['id']}/pay", json={"method": "linked"}, headers=d.headers)
@@ -357,10 +359,11 @@ async def test_expired_qr_becomes_debt_paid_by_qr(
             {"s": uuid.UUID(sid)},
         )
         await db.commit()
-    r = await client.post("/v1/payments/intents/expire", headers=OP)
+    op = (await make_staff(sessionmaker, lot.operator_id, "operator")).headers
+    r = await client.post("/v1/payments/intents/expire", headers=op)
     assert r.json()["expired"] >= 1
     assert (await session_row(sessionmaker, sid)).payment_status == "debt"
-    d = await make_driver(client, sim, plate=plate, link=False)
+    d = await make_driver(client, sim, plate=plate, link=False, approver=op)
     [debt] = (await client.get("/v1/drivers/me/debts", headers=d.headers)).json()
     r = await client.post(f"/v1/drivers/me/debts/{debt['id']}/pay", json={"method": "vietqr"}, headers=d.headers)
     qr = r.json()["payment"]
@@ -385,11 +388,12 @@ async def test_refunds_partial_then_full_with_audit(
     [p] = await payments_for(sessionmaker, decision["session_id"])
     url = f"/v1/payments/{p.id}/refunds"
     assert (await client.post(url, json={"amount_vnd": 1000, "reason": "x" * 5})).status_code == 401
-    r1 = await client.post(url, json={"amount_vnd": 5000, "reason": "barrier fault, driver waited"}, headers=OP)
+    op = (await make_staff(sessionmaker, lot.operator_id, "finance")).headers
+    r1 = await client.post(url, json={"amount_vnd": 5000, "reason": "barrier fault, driver waited"}, headers=op)
     assert r1.status_code == 201, r1.text
-    too_much = await client.post(url, json={"amount_vnd": fee, "reason": "again"}, headers=OP)
+    too_much = await client.post(url, json={"amount_vnd": fee, "reason": "again"}, headers=op)
     assert too_much.status_code == 409 and too_much.json()["error"]["code"] == "refund_exceeds_payment"
-    r2 = await client.post(url, json={"amount_vnd": fee - 5000, "reason": "operator goodwill"}, headers=OP)
+    r2 = await client.post(url, json={"amount_vnd": fee - 5000, "reason": "operator goodwill"}, headers=op)
     assert r2.status_code == 201
 
     async def sent() -> bool:
