@@ -488,6 +488,7 @@ async def disputes(db: AsyncSession, staff: Staff, *, status: str, base_url: str
         view["entry_event"] = events.get(sess.entry_event_id) if sess.entry_event_id else None
         view["exit_event"] = events.get(sess.exit_event_id) if sess.exit_event_id else None
         view["fee"] = fee
+        view["filed_at"] = d.created_at
         view["refundable_vnd"] = sum(
             p["amount_vnd"] - p["refunded_vnd"]
             for p in view["evidence"].get("payments", [])

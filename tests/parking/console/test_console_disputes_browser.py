@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.models import AuditLog, Dispute
 from tests.factories import LotHandle, StaffHandle, event, make_staff, random_car_plate
+from tests.parking.console.test_console_browser import _jpeg
 from tests.parking.console.test_console_disputes import driver_with_plate
 from tests.parking.drivers.conftest import Idp
 from tests.parking.payments.conftest import Sim
@@ -81,10 +82,17 @@ async def test_supervisor_refunds_a_dispute_from_the_console_and_the_driver_sees
     )
     assert r.status_code == 201, r.text
     at = datetime.now(UTC)
+    crop = _jpeg(plate)
     await client.post(
-        "/v1/gate/events", json=event("entry", plate, at=at - timedelta(hours=3)), headers=lot.entry.headers
+        "/v1/gate/events",
+        json=event("entry", plate, at=at - timedelta(hours=3), image_jpeg_b64=crop),
+        headers=lot.entry.headers,
     )
-    ex = (await client.post("/v1/gate/events", json=event("exit", plate, at=at), headers=lot.exit.headers)).json()
+    ex = (
+        await client.post(
+            "/v1/gate/events", json=event("exit", plate, at=at, image_jpeg_b64=crop), headers=lot.exit.headers
+        )
+    ).json()
     assert "linked_account" in ex["flags"] and ex["fee_vnd"] > 25_000, ex  # paid from the wallet at the exit
     r = await client.post(
         "/v1/drivers/me/disputes",
@@ -99,6 +107,10 @@ async def test_supervisor_refunds_a_dispute_from_the_console_and_the_driver_sees
         headers=driver,
     )
     report_id = r.json()["id"]
+    r = await client.post(
+        f"/v1/lots/{lot.code}/reports", json={"kind": "rating", "stars": 4, "comment": "Sạch, dễ tìm"}, headers=driver
+    )
+    assert r.status_code == 201, r.text
 
     # The auditor reads the dispute and its evidence, with no decision button.
     auditor = await login(browser, live_server.url, await make_staff(sessionmaker, lot.operator_id, "auditor"))
@@ -106,6 +118,7 @@ async def test_supervisor_refunds_a_dispute_from_the_console_and_the_driver_sees
     card = auditor.get_by_test_id(f"dispute-{dispute_id}")
     await expect(card).to_contain_text("Tôi vào lúc muộn hơn, chỉ gửi 2 giờ.")
     await expect(card.get_by_test_id("fee-trace")).to_be_visible()
+    await expect(card.get_by_role("img")).to_have_count(2)  # the entry and exit crops, side by side
     await expect(card.get_by_role("button")).to_have_count(0)
     await auditor.context.close()
 
@@ -124,6 +137,7 @@ async def test_supervisor_refunds_a_dispute_from_the_console_and_the_driver_sees
     await page.get_by_role("link", name="Phản ánh của tài xế").click()
     row = page.get_by_test_id(f"report-{report_id}")
     await expect(row).to_contain_text("barie hỏng")
+    await expect(page.get_by_test_id(f"rating-summary-{lot.code}")).to_contain_text("4.00 / 5")
     await shot(page, "09-driver-reports")
     await row.get_by_test_id(f"ack-report-{report_id}").click()
     await expect(page.get_by_test_id("notice")).to_contain_text("Đã tiếp nhận phản ánh")
