@@ -183,3 +183,9 @@ async def test_disputes_and_reports_are_shown_and_decided_only_by_the_lots_staff
     assert again.status_code == 409
     decided = (await client.get("/console/disputes?status=rejected", headers=op.headers)).text
     assert f'data-testid="dispute-{dispute["id"]}"' in decided and "Ảnh lối vào cho thấy đúng giờ vào." in decided
+    # The same pages in English.
+    async with httpx.AsyncClient(base_url=client.base_url, cookies={"parking_lang": "en"}) as c:
+        decided_en = (await c.get("/console/disputes?status=rejected", headers=op.headers)).text
+        reports_en = (await c.get("/console/reports?status=all", headers=op.headers)).text
+    assert 'lang="en"' in decided_en and "Fee trace" in decided_en and "wrong time" in decided_en
+    assert "asked for cash" in reports_en and "Average stars" in reports_en and "acknowledged" in reports_en
