@@ -10,8 +10,8 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parking.ledger import repository  # the journal moved from payments to the ledger package
 from parking.models import AuditLog, Debt, Invoice, ParkingSession, Payment, Refund
-from parking.payments import repository
 from tests.factories import LotHandle, event, make_staff, random_car_plate
 from tests.parking.payments.conftest import Sim, make_driver, park
 
