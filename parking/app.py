@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 coalesce=True,
             )
             install_reconciliation(scheduler, sm)
+
             async def alerts_job() -> None:
                 async with transaction(sm) as db:
                     await evaluate_alerts(db, redis, settings, datetime.now(UTC))

@@ -67,6 +67,9 @@ Leaving = Annotated[Staff, Depends(console_dependency(read_only_ok=True))]
 Operator = Annotated[Staff, Depends(console_dependency("operator", "supervisor", "finance"))]
 Supervisor = Annotated[Staff, Depends(console_dependency("supervisor"))]
 Finance = Annotated[Staff, Depends(console_dependency("finance", "auditor"))]
+# Drivers' disputes and problem reports: the lot desk (as on /v1/operator/disputes); the auditor reads them.
+DeskReader = Annotated[Staff, Depends(console_dependency("operator", "supervisor", "auditor"))]
+Desk = Annotated[Staff, Depends(console_dependency("operator", "supervisor"))]
 
 
 def _locale(request: Request, staff: Staff | None = None) -> str:
@@ -307,6 +310,68 @@ async def review_action(
     if request.headers.get("hx-request"):
         return page(request, "_notice.html", staff, ok=True, message="review_done", ref=out["session_id"], out=out)
     return RedirectResponse("/console/review", status_code=303)
+
+
+# ---------------------------------------------------------------- drivers' disputes and problem reports
+
+
+@router.get("/disputes", response_class=HTMLResponse)
+async def disputes(
+    request: Request,
+    db: DB,
+    staff: DeskReader,
+    status: Annotated[str, Query(pattern="^(open|refunded|rejected)$")] = "open",
+) -> HTMLResponse:
+    base = str(request.base_url).rstrip("/")
+    found = await service.disputes(db, staff, status=status, base_url=base)
+    return page(request, "disputes.html", staff, disputes=found, status=status)
+
+
+@router.post("/disputes/{dispute_id}/decision")
+async def dispute_decision(
+    dispute_id: uuid.UUID,
+    request: Request,
+    db: DB,
+    staff: Desk,
+    decision: Annotated[str, Form(pattern="^(refund|reject)$")],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    amount_vnd: Annotated[str | None, Form()] = None,
+) -> Response:
+    amount = amount_vnd.strip() if amount_vnd else ""
+    if amount and not amount.isdigit():
+        raise AppError("invalid_amount", "A refund is a positive whole number of VND.", 422)
+    out = await service.decide_dispute(
+        db, staff, dispute_id, decision=decision, reason=reason, amount_vnd=int(amount) if amount else None
+    )
+    if request.headers.get("hx-request"):
+        return page(request, "_notice.html", staff, ok=True, message=f"dispute_{out['status']}", ref=out["dispute_id"],
+                    out=out)  # fmt: skip
+    return RedirectResponse("/console/disputes", status_code=303)
+
+
+@router.get("/reports", response_class=HTMLResponse)
+async def reports(
+    request: Request,
+    db: DB,
+    staff: DeskReader,
+    status: Annotated[str, Query(pattern="^(new|acknowledged|closed|all)$")] = "new",
+) -> HTMLResponse:
+    found = await service.lot_reports(db, staff, status=None if status == "all" else status)
+    return page(request, "reports.html", staff, status=status, **found)
+
+
+@router.post("/reports/{report_id}/ack")
+async def report_ack(
+    report_id: uuid.UUID,
+    request: Request,
+    db: DB,
+    staff: Desk,
+    close: Annotated[bool, Form()] = False,
+) -> Response:
+    status = await service.acknowledge_report(db, staff, report_id, close=close)
+    if request.headers.get("hx-request"):
+        return page(request, "_notice.html", staff, ok=True, message=f"report_{status}", ref=str(report_id))
+    return RedirectResponse("/console/reports", status_code=303)
 
 
 # ---------------------------------------------------------------- alerts

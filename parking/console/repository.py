@@ -257,3 +257,10 @@ async def release_space(db: AsyncSession, lot_id: uuid.UUID, vehicle_class: str)
         .where(LotCapacity.lot_id == lot_id, LotCapacity.vehicle_class == vehicle_class)
         .values(occupied=func.greatest(LotCapacity.occupied - 1, 0))
     )
+
+
+async def sessions_by_ids(db: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ParkingSession]:
+    if not ids:
+        return {}
+    rows = await db.execute(select(ParkingSession).where(ParkingSession.id.in_(ids)))
+    return {s.id: s for s in rows.scalars()}

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.audit.service import record
 from parking.console import repository as repo
+from parking.disputes import service as disputes_service
 from parking.kit import outbox
 from parking.kit.errors import AppError
 from parking.ledger import repository as ledger_repo
@@ -467,3 +468,107 @@ async def acknowledge(db: AsyncSession, staff: Staff, alert_id: uuid.UUID, note:
         )
     await db.flush()
     return alert
+
+
+# ---------------------------------------------------------------- drivers' disputes and problem reports
+
+
+async def disputes(db: AsyncSession, staff: Staff, *, status: str, base_url: str) -> list[dict[str, Any]]:
+    """The disputes of this person's lots, each with its evidence pack (frozen when filed) and the crops of the
+    session's entry and exit as they are now (a plate corrected since then shows both reads)."""
+    found = await disputes_service.review_queue(db, status, lot_ids=staff.lot_ids)
+    sessions = await repo.sessions_by_ids(db, [d.session_id for d in found])
+    ids = [i for s in sessions.values() for i in (s.entry_event_id, s.exit_event_id) if i]
+    events = await repo.events_by_ids(db, ids)
+    out = []
+    for d in found:
+        view = await disputes_service.dispute_view(db, d, base_url=base_url, with_evidence=True)
+        sess = sessions[d.session_id]
+        fee = view["evidence"].get("fee_proof") or {}
+        view["entry_event"] = events.get(sess.entry_event_id) if sess.entry_event_id else None
+        view["exit_event"] = events.get(sess.exit_event_id) if sess.exit_event_id else None
+        view["fee"] = fee
+        view["filed_at"] = d.created_at
+        view["refundable_vnd"] = sum(
+            p["amount_vnd"] - p["refunded_vnd"]
+            for p in view["evidence"].get("payments", [])
+            if p["status"] in disputes_service.REFUNDABLE
+        )
+        out.append(view)
+    return out
+
+
+async def decide_dispute(
+    db: AsyncSession,
+    staff: Staff,
+    dispute_id: uuid.UUID,
+    *,
+    decision: str,
+    reason: str,
+    amount_vnd: int | None,
+) -> dict[str, Any]:
+    """Refund (the provider refund and the adjustment e-invoice follow through the outbox) or reject, through
+    the disputes service, so the driver reads the decision. Money goes back only on a supervisor's (or an
+    admin's) call, as on the API; an operator may reject. Audited."""
+    needs = ("supervisor",) if decision == "refund" else ("operator", "supervisor")
+    if not staff.has(*needs):
+        raise AppError("forbidden", "Your role may not take this decision.", 403, {"role": staff.role, "needs": needs})
+    if amount_vnd is not None and amount_vnd <= 0:
+        raise AppError("invalid_amount", "A refund is a positive whole number of VND.", 422)
+    d = await disputes_service.decide(
+        db, dispute_id, decision=decision, reason=reason, actor=staff.actor, lot_ids=staff.lot_ids,
+        amount_vnd=amount_vnd if decision == "refund" else None,
+    )  # fmt: skip
+    await record(
+        db,
+        actor=staff.actor,
+        action=f"dispute.{decision}",
+        entity="dispute",
+        entity_id=str(d.id),
+        data={
+            "reason": d.decision_reason,
+            "session_id": str(d.session_id),
+            "refund_vnd": d.refund_vnd,
+            "refund_id": str(d.refund_id) if d.refund_id else None,
+        },
+    )
+    return {"dispute_id": str(d.id), "status": d.status, "refund_vnd": d.refund_vnd}
+
+
+async def lot_reports(db: AsyncSession, staff: Staff, *, status: str | None) -> dict[str, Any]:
+    """Problem reports and ratings of this person's lots."""
+    return {
+        "problems": await disputes_service.operator_reports(db, status=status, lot_ids=staff.lot_ids),
+        "ratings": await disputes_service.lot_ratings(db, lot_ids=staff.lot_ids, limit=50),
+        "summaries": await disputes_service.rating_summaries(db, lot_ids=staff.lot_ids),
+    }
+
+
+async def acknowledge_report(db: AsyncSession, staff: Staff, report_id: uuid.UUID, *, close: bool) -> str:
+    """Acknowledge (or close) a problem report; its console alert is acknowledged with it. Audited."""
+    if not staff.has("operator", "supervisor"):
+        raise AppError("forbidden", "Your role may not acknowledge reports.", 403)
+    r, _code = await disputes_service.acknowledge(db, report_id, actor=staff.actor, close=close, lot_ids=staff.lot_ids)
+    alert = (
+        await db.execute(
+            select(ConsoleAlert)
+            .where(
+                ConsoleAlert.dedupe_key == disputes_service.report_alert_key(r.id),
+                ConsoleAlert.acknowledged_at.is_(None),
+            )
+            .with_for_update()
+        )
+    ).scalar()
+    if alert is not None:
+        alert.acknowledged_at, alert.acknowledged_by = datetime.now(UTC), staff.actor
+        alert.ack_note = "báo cáo đã xử lý / report handled"
+    await record(
+        db,
+        actor=staff.actor,
+        action="report.closed" if close else "report.acknowledged",
+        entity="lot_report",
+        entity_id=str(r.id),
+        data={"kind": r.kind, "alert_id": str(alert.id) if alert else None},
+    )
+    await db.flush()
+    return r.status

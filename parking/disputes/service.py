@@ -25,6 +25,18 @@ from parking.payments import service as payments
 from parking.pricing import TariffBook
 
 REFUNDABLE = ("confirmed", "partially_refunded")
+# The alert's message is stored once and read by Vietnamese and English staff alike: both, Vietnamese first.
+REPORT_LABELS = {
+    "cash_requested": "tài xế báo bị đòi tiền mặt / driver asked for cash",
+    "shown_free_but_full": "báo bãi đầy dù hiển thị còn chỗ / shown free but full",
+    "barrier_broken": "báo barie hỏng / barrier broken",
+    "other": "tài xế báo sự cố / driver reported a problem",
+}
+
+
+def report_alert_key(report_id: uuid.UUID) -> str:
+    """The dedupe key of the console alert a problem report raises (acknowledging the report closes it)."""
+    return f"lot_report:{report_id}"
 
 
 async def _evidence(db: AsyncSession, book: TariffBook, session: ParkingSession) -> dict[str, Any]:
@@ -232,8 +244,20 @@ async def report(
     r = LotReport(id=uuid.uuid4(), lot_id=lot.id, driver_id=driver.id, kind=kind, stars=stars, comment=comment.strip())
     db.add(r)
     await db.flush()
-    if kind != "rating":  # a problem report is an alert: to the operator's queue and the city's webhooks
+    if kind != "rating":  # a problem report is an alert: to the operator's console and the city's webhooks
         from parking.city.service import enqueue_event
+        from parking.console.alerts import raise_alert
+
+        await raise_alert(
+            db,
+            operator_id=lot.operator_id,
+            lot_id=lot.id,
+            kind="lot_report",
+            severity="critical" if kind == "cash_requested" else "warning",
+            message=f"{lot.code}: {REPORT_LABELS.get(kind, kind)}" + (f" — {r.comment}" if r.comment else ""),
+            dedupe_key=report_alert_key(r.id),
+            data={"report_id": str(r.id), "report_kind": kind, "comment": r.comment},
+        )
 
         await enqueue_event(
             db,
@@ -291,3 +315,29 @@ async def rating_summary(db: AsyncSession, lot_id: uuid.UUID) -> dict[str, Any]:
         )
     ).one()
     return {"ratings": int(n), "average_stars": round(float(avg), 2) if avg is not None else None}
+
+
+async def lot_ratings(
+    db: AsyncSession, *, lot_ids: Sequence[uuid.UUID], limit: int = 100
+) -> list[tuple[LotReport, str]]:
+    """The latest ratings of `lot_ids`, newest first, with their lot's code."""
+    q = (
+        select(LotReport, Lot.code)
+        .join(Lot, Lot.id == LotReport.lot_id)
+        .where(LotReport.kind == "rating", LotReport.lot_id.in_(lot_ids))
+        .order_by(LotReport.created_at.desc())
+        .limit(limit)
+    )
+    return [(r, code) for r, code in (await db.execute(q)).all()]
+
+
+async def rating_summaries(db: AsyncSession, *, lot_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    """Per lot of `lot_ids` that has ratings: how many and the average stars."""
+    rows = await db.execute(
+        select(Lot.code, func.count(), func.avg(LotReport.stars))
+        .join(Lot, Lot.id == LotReport.lot_id)
+        .where(LotReport.kind == "rating", LotReport.lot_id.in_(lot_ids))
+        .group_by(Lot.code)
+        .order_by(Lot.code)
+    )
+    return [{"lot_code": code, "ratings": int(n), "average_stars": round(float(avg), 2)} for code, n, avg in rows]

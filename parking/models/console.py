@@ -23,6 +23,7 @@ ALERT_KINDS = (
     "outbox_dead",
     "einvoice_rejected",
     "reconciliation_discrepancy",
+    "lot_report",
 )
 
 

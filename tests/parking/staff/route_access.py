@@ -192,6 +192,12 @@ ROUTES: dict[tuple[str, str], Access] = {
         body={"action": "confirm", "reason": "test"},
         form=True,
     ),
+    ("GET", "/console/disputes"): Access("console", roles=DESK),
+    ("POST", "/console/disputes/{dispute_id}/decision"): Access(
+        "console", roles=DESK_W, body={"decision": "reject", "reason": "route test"}, form=True
+    ),
+    ("GET", "/console/reports"): Access("console", roles=DESK),
+    ("POST", "/console/reports/{report_id}/ack"): Access("console", roles=DESK_W, body={}, form=True),
     ("GET", "/console/alerts"): Access("console"),
     ("POST", "/console/alerts/{alert_id}/ack"): Access("console", roles=W, body={"note": "route test"}, form=True),
     ("GET", "/console/finance"): Access("console", roles=("admin", "finance", "auditor")),
