@@ -42,7 +42,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy parking gate_agent reconciliation simulators vnplate
 
 imports: $(STAMP)
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache
 
 check: lint typecheck imports
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parking.disputes import hooks as dispute_hooks
 from parking.kit import outbox
 from parking.models import ConsoleAlert, Debt, GateEvent, Invoice, Lane, Lot, OutboxMessage, ParkingSession
 from parking.occupancy.service import lot_snapshot
@@ -245,3 +246,18 @@ async def evaluate(db: AsyncSession, redis: Redis | None, settings: Settings, no
                 count=int(dead),
             )
     return opened
+
+
+@dispute_hooks.on_problem_reported
+async def _problem_report_alert(db: AsyncSession, event: dispute_hooks.ProblemReported) -> None:
+    """A driver's problem report is an alert of its lot's operator (acknowledging the report closes it)."""
+    await raise_alert(
+        db,
+        operator_id=event.operator_id,
+        lot_id=event.lot_id,
+        kind="lot_report",
+        severity=event.severity,
+        message=event.message,
+        dedupe_key=event.dedupe_key,
+        data=event.data,
+    )

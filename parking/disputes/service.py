@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import vnplate
+from parking.disputes import hooks
 from parking.drivers import proof
 from parking.drivers import service as drivers
 from parking.kit.errors import AppError
@@ -246,17 +247,17 @@ async def report(
     await db.flush()
     if kind != "rating":  # a problem report is an alert: to the operator's console and the city's webhooks
         from parking.city.service import enqueue_event
-        from parking.console.alerts import raise_alert
 
-        await raise_alert(
+        await hooks.problem_reported(
             db,
-            operator_id=lot.operator_id,
-            lot_id=lot.id,
-            kind="lot_report",
-            severity="critical" if kind == "cash_requested" else "warning",
-            message=f"{lot.code}: {REPORT_LABELS.get(kind, kind)}" + (f" — {r.comment}" if r.comment else ""),
-            dedupe_key=report_alert_key(r.id),
-            data={"report_id": str(r.id), "report_kind": kind, "comment": r.comment},
+            hooks.ProblemReported(
+                operator_id=lot.operator_id,
+                lot_id=lot.id,
+                severity="critical" if kind == "cash_requested" else "warning",
+                message=f"{lot.code}: {REPORT_LABELS.get(kind, kind)}" + (f" — {r.comment}" if r.comment else ""),
+                dedupe_key=report_alert_key(r.id),
+                data={"report_id": str(r.id), "report_kind": kind, "comment": r.comment},
+            ),
         )
 
         await enqueue_event(
