@@ -315,6 +315,7 @@ def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
             PARKING_DATABASE_URL=db_url,
             PARKING_REDIS_URL=redis_url,
             PARKING_LOG_LEVEL="WARNING",
+            PARKING_MODE="test",  # a throw-away database: the fixed development secrets, no refusal to start
             PARKING_DB_POOL_SIZE=str(args.pool),
             BASELINE_DATABASE_URL=db_url,
             BASELINE_POOL=str(args.pool),
