@@ -193,6 +193,11 @@ class ChaosRun:
             "PARKING_PORT": str(self.api_port),
             "PARKING_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.api_port}",
             "PARKING_PAYMENTS_PROVIDER_BASE_URL": f"http://127.0.0.1:{self.sim_port}",
+            # The simulated bank signs its webhooks with SePay's HMAC method and VNPAY's hash, with its secret.
+            "PARKING_PAYMENTS_PROVIDER_SECRET": SIM_SECRET,
+            "PARKING_PAYMENTS_SEPAY_AUTH": "hmac",
+            "PARKING_PAYMENTS_SEPAY_HMAC_SECRET": SIM_SECRET,
+            "PARKING_PAYMENTS_VNPAY_HASH_SECRET": SIM_SECRET,
             "PARKING_OCCUPANCY_REPAIR_INTERVAL_S": "2",
             "PARKING_DB_CONNECT_TIMEOUT_S": "2",
             "PARKING_DB_COMMAND_TIMEOUT_S": "5",
