@@ -18,10 +18,24 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.disputes import hooks as dispute_hooks
+from parking.invoices.tasks import ALERT_NO_CERTIFICATE
 from parking.kit import outbox
-from parking.models import ConsoleAlert, Debt, GateEvent, Invoice, Lane, Lot, OutboxMessage, ParkingSession
+from parking.models import (
+    Alert,
+    ConsoleAlert,
+    Debt,
+    Discrepancy,
+    GateEvent,
+    Invoice,
+    Lane,
+    Lot,
+    Operator,
+    OutboxMessage,
+    ParkingSession,
+)
 from parking.occupancy.service import lot_snapshot
 from parking.settings import Settings
+from parking.vocabulary import VN_TZ
 
 log = structlog.get_logger("parking.console.alerts")
 TOPIC_WEBHOOK = "console.alert_webhook"
@@ -245,6 +259,43 @@ async def evaluate(db: AsyncSession, redis: Redis | None, settings: Settings, no
                 f"outbox_dead:{op_id}",
                 count=int(dead),
             )
+
+    # Platform alerts raised elsewhere (table `alerts`, e.g. e-invoices waiting for the operator's signing
+    # certificate, subject = the operator's code) reach that operator's console too.
+    op_by_code = {code: oid for oid, code in (await db.execute(select(Operator.id, Operator.code))).all()}
+    for pa in (await db.execute(select(Alert).where(Alert.resolved_at.is_(None)))).scalars():
+        cert_op = op_by_code.get(pa.subject)
+        if cert_op is not None and pa.kind == ALERT_NO_CERTIFICATE:
+            await alert(None, cert_op, "einvoice_no_certificate", "critical", pa.message, f"{pa.kind}:{pa.subject}")
+
+    # Yesterday's reconciliation (local business day): one alert per lot with unexplained discrepancies.
+    day = (now.astimezone(VN_TZ) - timedelta(days=1)).date()
+    rows = (
+        await db.execute(
+            select(Discrepancy.lot_id, Discrepancy.code, func.count())
+            .where(Discrepancy.business_date == day, Discrepancy.lot_id.is_not(None))
+            .group_by(Discrepancy.lot_id, Discrepancy.code)
+        )
+    ).all()
+    by_lot: dict[uuid.UUID, dict[str, int]] = {}
+    for rlot_id, code, n in rows:
+        if rlot_id is not None:
+            by_lot.setdefault(rlot_id, {})[code] = int(n)
+    for rlot_id, counts in by_lot.items():
+        recon_lot = lots.get(rlot_id)
+        if recon_lot is None:
+            continue
+        total = sum(counts.values())
+        await alert(
+            recon_lot,
+            recon_lot.operator_id,
+            "reconciliation_discrepancy",
+            "warning",
+            f"{recon_lot.code}: {total} chênh lệch đối soát ngày {day:%d/%m/%Y} / reconciliation discrepancies",
+            f"reconciliation_discrepancy:{rlot_id}:{day}",
+            business_date=str(day),
+            counts=counts,
+        )
     return opened
 
 

@@ -22,6 +22,7 @@ ALERT_KINDS = (
     "debt_at_entry",
     "outbox_dead",
     "einvoice_rejected",
+    "einvoice_no_certificate",
     "reconciliation_discrepancy",
     "lot_report",
 )

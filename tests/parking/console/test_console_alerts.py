@@ -100,3 +100,42 @@ async def test_full_lot_and_offline_lane_raise_one_alert_each_delivered_and_ackn
         acked = await db.get(ConsoleAlert, full.id)
     assert acked is not None and (acked.acknowledged_by or "").startswith(f"staff:{op.email}#token:")
     assert acked.ack_note == "xe đã ra" and acked.acknowledged_at is not None
+
+
+async def test_a_missing_signing_certificate_and_yesterdays_discrepancies_reach_the_operators_console(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    from parking.invoices.tasks import ALERT_NO_CERTIFICATE
+    from parking.kit.alerts import raise_alert as raise_platform_alert
+    from parking.models import Discrepancy, Operator
+    from parking.vocabulary import VN_TZ
+
+    lot = await make_lot(sessionmaker, capacities={"car_small": 10})
+    other = await make_lot(sessionmaker, capacities={"car_small": 10})
+    now = datetime.now(UTC)
+    yesterday = (now.astimezone(VN_TZ) - timedelta(days=1)).date()
+    async with sessionmaker() as db:
+        code = (await db.execute(select(Operator.code).where(Operator.id == lot.operator_id))).scalar_one()
+        await raise_platform_alert(db, ALERT_NO_CERTIFICATE, code, "Chưa có chứng thư số / no signing certificate")
+        for kind in ("amount_mismatch", "amount_mismatch", "orphan_credit"):
+            db.add(
+                Discrepancy(
+                    business_date=yesterday, code=kind, lot_id=lot.id, evidence={}, action_vi="xem", action_en="check"
+                )
+            )
+        await db.commit()
+    async with sessionmaker() as db:
+        await alerts.evaluate(db, None, settings, now)
+        await db.commit()
+    mine = {a.kind: a for a in await _mine(sessionmaker, lot.operator_id)}
+    assert "einvoice_no_certificate" in mine
+    recon = mine["reconciliation_discrepancy"]
+    assert recon.lot_id == lot.id and recon.data["counts"] == {"amount_mismatch": 2, "orphan_credit": 1}
+    theirs = {a.kind for a in await _mine(sessionmaker, other.operator_id)}
+    assert "einvoice_no_certificate" not in theirs and "reconciliation_discrepancy" not in theirs
+    # Seen again at the next tick: still one open alert per condition.
+    async with sessionmaker() as db:
+        await alerts.evaluate(db, None, settings, now)
+        await db.commit()
+    again = [a.kind for a in await _mine(sessionmaker, lot.operator_id)]
+    assert again.count("einvoice_no_certificate") == 1 and again.count("reconciliation_discrepancy") == 1
