@@ -6,9 +6,9 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response
-from sqlalchemy import select
 
 from parking.drivers import proof, service
+from parking.drivers import repository as drivers_repo
 from parking.drivers import schemas as S
 from parking.drivers.auth import CurrentDriver, issue_token
 from parking.drivers.oidc import verify_id_token
@@ -198,7 +198,7 @@ async def add_vehicle(
 
 @router.get("/me/vehicles", response_model=list[S.VehicleOut])
 async def vehicles(db: DB, driver: CurrentDriver) -> list[S.VehicleOut]:
-    rows = (await db.execute(select(DriverVehicle).where(DriverVehicle.driver_id == driver.id))).scalars()
+    rows = await drivers_repo.vehicles(db, driver.id)
     return [_vehicle_out(v) for v in rows]
 
 
@@ -225,11 +225,7 @@ async def link_method(body: S.MethodIn, db: DB, driver: CurrentDriver) -> S.Meth
 
 @router.get("/me/payment-methods", response_model=list[S.MethodOut])
 async def methods(db: DB, driver: CurrentDriver) -> list[S.MethodOut]:
-    rows = (
-        await db.execute(
-            select(PaymentMethod).where(PaymentMethod.driver_id == driver.id).order_by(PaymentMethod.created_at)
-        )
-    ).scalars()
+    rows = await drivers_repo.payment_methods(db, driver.id)
     return [_method_out(m) for m in rows]
 
 
@@ -260,9 +256,7 @@ async def buy_pass(
 
 @router.get("/me/passes", response_model=list[S.PassOut])
 async def passes(db: DB, driver: CurrentDriver) -> list[S.PassOut]:
-    rows = (
-        await db.execute(select(MonthlyPass).where(MonthlyPass.driver_id == driver.id).order_by(MonthlyPass.valid_from))
-    ).scalars()
+    rows = await drivers_repo.passes(db, driver.id)
     return [_pass_out(p) for p in rows]
 
 

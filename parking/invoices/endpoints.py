@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 import parking.invoices.tasks  # noqa: F401  (registers the outbox handlers when the router is mounted)
 from parking.drivers.auth import CurrentDriver
 from parking.invoices import render
+from parking.invoices import repository as invoices_repo
 from parking.invoices import service as invoice_service
 from parking.invoices import xml as X
 from parking.invoices.schemas import BuyerIn, CompanyInvoiceIn, InvoiceList, InvoiceOut
@@ -120,14 +120,7 @@ async def invoice_json(mccqt: str, db: DB, request: Request, k: Key = None) -> I
 async def my_invoices(
     db: DB, driver: CurrentDriver, request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> InvoiceList:
-    rows = (
-        await db.execute(
-            select(Invoice)
-            .where(Invoice.driver_id == driver.id)
-            .order_by(Invoice.issued_at.desc(), Invoice.seq.desc())
-            .limit(limit)
-        )
-    ).scalars()
+    rows = await invoices_repo.of_driver(db, driver.id, limit)
     base = _base(request)
     return InvoiceList(items=[await _out(db, base, i) for i in rows])
 

@@ -9,16 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from parking.audit import service as audit
 from parking.kit.deps import DB
 from parking.kit.errors import AppError
 from parking.ledger import service as ledger_service
-from parking.models import ParkingSession, Payment, PaymentIntent
 from parking.payments import handlers as _handlers  # noqa: F401  (registers the outbox handlers)
 from parking.payments import notifications as notif
-from parking.payments import service
+from parking.payments import repository, service
 from parking.payments.schemas import IntentOut, RefundIn, RefundOut, UnpaidExitIn
 from parking.payments.settings import get_payment_settings
 from parking.staff.deps import staff_dependency
@@ -34,12 +32,7 @@ Auditor = Annotated[Staff, Depends(staff_dependency("finance", "auditor"))]
 
 
 async def _session_lot(db: DB, session_id: uuid.UUID | None) -> uuid.UUID | None:
-    if session_id is None:
-        return None
-    lot: uuid.UUID | None = (
-        await db.execute(select(ParkingSession.lot_id).where(ParkingSession.id == session_id))
-    ).scalar_one_or_none()
-    return lot
+    return await repository.session_lot(db, session_id)
 
 
 @router.post("/notify/sepay", summary="Bank-transfer notification (SePay-style webhook)")
@@ -108,7 +101,7 @@ async def notify_vnpay(request: Request, db: DB) -> JSONResponse:
 
 @router.get("/intents/{reference}", response_model=IntentOut, summary="Status of a VietQR payment request")
 async def intent_status(reference: str, db: DB) -> IntentOut:
-    row = (await db.execute(select(PaymentIntent).where(PaymentIntent.reference == reference.upper()))).scalar()
+    row = await repository.intent_by_reference(db, reference)
     if row is None:
         raise AppError("intent_not_found", f"No payment request with reference {reference}.", 404)
     return IntentOut(
@@ -123,7 +116,7 @@ async def intent_status(reference: str, db: DB) -> IntentOut:
 
 @router.post("/{payment_id}/refunds", response_model=RefundOut, status_code=201, summary="Refund, full or partial")
 async def create_refund(payment_id: uuid.UUID, body: RefundIn, db: DB, staff: Refunder) -> RefundOut:
-    session_id = (await db.execute(select(Payment.session_id).where(Payment.id == payment_id))).scalar_one_or_none()
+    session_id = await repository.payment_session(db, payment_id)
     lot_of(staff, await _session_lot(db, session_id), "payment")
     # The actor is who is logged in; a free-text actor in the body is kept as a note, never trusted.
     actor = staff.actor + (f" ({body.actor})" if body.actor else "")

@@ -12,6 +12,7 @@ from parking.ledger import rules
 from parking.models import (
     Debt,
     DriverVehicle,
+    ParkingSession,
     Payment,
     PaymentIntent,
     PaymentMethod,
@@ -106,3 +107,24 @@ async def credit_left(db: AsyncSession, payment_id: uuid.UUID) -> int:
         )
     ).scalar_one()
     return max(0, -int(credited) - int(refunded))
+
+
+async def session_lot(db: AsyncSession, session_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The lot of a session (None for no session): what staff scoping checks a payment against."""
+    if session_id is None:
+        return None
+    lot: uuid.UUID | None = (
+        await db.execute(select(ParkingSession.lot_id).where(ParkingSession.id == session_id))
+    ).scalar_one_or_none()
+    return lot
+
+
+async def payment_session(db: AsyncSession, payment_id: uuid.UUID) -> uuid.UUID | None:
+    found: uuid.UUID | None = (
+        await db.execute(select(Payment.session_id).where(Payment.id == payment_id))
+    ).scalar_one_or_none()
+    return found
+
+
+async def intent_by_reference(db: AsyncSession, reference: str) -> PaymentIntent | None:
+    return (await db.execute(select(PaymentIntent).where(PaymentIntent.reference == reference.upper()))).scalar()

@@ -5,11 +5,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from parking.kit.deps import DB, State
 from parking.kit.errors import AppError
-from parking.models import Lot
+from parking.lots import repository as lots_repo
 from parking.pricing import PricingError, parse_instant, quote
 
 router = APIRouter(tags=["quotes"])
@@ -53,7 +52,7 @@ async def what_if(
 async def lot_quote(
     lot_id: uuid.UUID, db: DB, state: State, vehicle: str, entry: str, exit: str | None = None
 ) -> dict[str, Any]:
-    lot = (await db.execute(select(Lot).where(Lot.id == lot_id))).scalar_one_or_none()
+    lot = await lots_repo.get(db, lot_id)
     if lot is None:
         raise AppError("lot_not_found", f"No lot {lot_id}.", 404)
     end = _instant(exit, "exit") if exit else datetime.now(UTC)
