@@ -62,6 +62,7 @@ from parking.settings import Settings, get_settings
 from parking.staff import secrets as staff_secrets
 from parking.staff.deps import authenticate, bearer
 from parking.staff.endpoints import router as staff_router
+from reconciliation.endpoints import console_router as reconciliation_console_router
 from reconciliation.endpoints import router as reconciliation_router
 from reconciliation.scheduler import install as install_reconciliation
 
@@ -240,6 +241,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         city_router,
         city_operator_router,
         reconciliation_router,
+        reconciliation_console_router,
         driver_pages_router,
         places_operator_router,
         staff_router,

@@ -19,18 +19,21 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
+from pydantic import Field as PydField
 from starlette.background import BackgroundTask
 
+from parking.console.endpoints import console_dependency, page
 from parking.kit.deps import DB
 from parking.kit.errors import AppError
 from parking.payments.settings import get_payment_settings
 from parking.staff.deps import staff_dependency
 from parking.staff.service import Staff
-from reconciliation import report
+from reconciliation import report, resolution
 from reconciliation.importer import import_file
-from reconciliation.rules import VN_TZ
+from reconciliation.rules import CLASS_CODES, VN_TZ
 from reconciliation.service import approve_proposal, last_summary, run_day
 
 Finance = Annotated[Staff, Depends(staff_dependency("finance"))]
@@ -154,3 +157,86 @@ async def demo(
     out = await reconcile_demo_day(db, d, sim_url=get_payment_settings().provider_base_url, inject=inject)
     await db.commit()
     return out
+
+
+# ---------------------------------------------------------------- resolution (issue 11.3: the finance console)
+# Mark a discrepancy explained, reject a refund proposal: finance (and admin); the auditor reads. Business rules
+# in reconciliation/resolution.py.
+
+
+class ExplainBody(BaseModel):
+    note: str = PydField(max_length=2000)
+
+
+class RejectBody(BaseModel):
+    reason: str = PydField(max_length=2000)
+
+
+@router.post("/discrepancies/{discrepancy_id}/explain", summary="Finance marks a discrepancy explained (a note)")
+async def explain(discrepancy_id: int, body: ExplainBody, db: DB, staff: Finance) -> dict[str, Any]:
+    return await resolution.explain(
+        db, discrepancy_id, operator_id=staff.operator_id, lot_ids=staff.lot_ids, actor=staff.actor, note=body.note
+    )
+
+
+@router.post("/refund-proposals/{proposal_id}/reject", summary="Finance keeps the money of a proposed refund")
+async def reject(proposal_id: uuid.UUID, body: RejectBody, db: DB, staff: Finance) -> dict[str, Any]:
+    p = await resolution.reject(db, proposal_id, lot_ids=staff.lot_ids, actor=staff.actor, reason=body.reason)
+    return {"id": str(p.id), "status": p.status, "amount_vnd": p.amount_vnd, "decided_by": p.decided_by}
+
+
+# ---------------------------------------------------------------- the finance console's reconciliation pages
+# Server-rendered like the other console pages (parking/console); they live here because `parking` never
+# imports `reconciliation` (AGENTS.md), and are registered by the app next to the API router.
+
+ConsoleReader = Annotated[Staff, Depends(console_dependency("finance", "auditor"))]
+ConsoleFinance = Annotated[Staff, Depends(console_dependency("finance"))]
+console_router = APIRouter(prefix="/console/finance/reconciliation", include_in_schema=False)
+
+
+@console_router.get("", response_class=HTMLResponse)
+async def console_runs(request: Request, db: DB, staff: ConsoleReader) -> HTMLResponse:
+    found = await resolution.runs(db, operator_id=staff.operator_id, lot_ids=staff.lot_ids)
+    return page(request, "recon_runs.html", staff, runs=found, codes=CLASS_CODES)
+
+
+@console_router.get("/discrepancies/{discrepancy_id}", response_class=HTMLResponse)
+async def console_discrepancy(discrepancy_id: int, request: Request, db: DB, staff: ConsoleReader) -> HTMLResponse:
+    found = await resolution.detail(db, discrepancy_id, operator_id=staff.operator_id, lot_ids=staff.lot_ids)
+    return page(request, "recon_discrepancy.html", staff, **found)
+
+
+@console_router.post("/discrepancies/{discrepancy_id}/explain")
+async def console_explain(
+    discrepancy_id: int, request: Request, db: DB, staff: ConsoleFinance, note: Annotated[str, Form()] = ""
+) -> Response:
+    out = await resolution.explain(
+        db, discrepancy_id, operator_id=staff.operator_id, lot_ids=staff.lot_ids, actor=staff.actor, note=note
+    )
+    if request.headers.get("hx-request"):
+        return page(request, "_notice.html", staff, ok=True, message="recon_explained", ref=str(out["id"]), out=out)
+    return RedirectResponse(f"/console/finance/reconciliation/discrepancies/{discrepancy_id}", status_code=303)
+
+
+@console_router.post("/proposals/{proposal_id}/decision")
+async def console_decision(
+    proposal_id: uuid.UUID,
+    request: Request,
+    db: DB,
+    staff: ConsoleFinance,
+    decision: Annotated[str, Form(pattern="^(approve|reject)$")],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    if decision == "approve":
+        p = await resolution.approve(db, proposal_id, lot_ids=staff.lot_ids, actor=staff.actor, note=reason)
+    else:
+        p = await resolution.reject(db, proposal_id, lot_ids=staff.lot_ids, actor=staff.actor, reason=reason)
+    if request.headers.get("hx-request"):
+        return page(request, "_notice.html", staff, ok=True, message=f"recon_refund_{p.status}", ref=str(p.id), out=p)
+    return RedirectResponse(f"/console/finance/reconciliation/{p.business_date}", status_code=303)
+
+
+@console_router.get("/{day}", response_class=HTMLResponse)
+async def console_day(day: date, request: Request, db: DB, staff: ConsoleReader) -> HTMLResponse:
+    found = await resolution.day_view(db, day, operator_id=staff.operator_id, lot_ids=staff.lot_ids)
+    return page(request, "recon_day.html", staff, day=day, view=found, class_vi=report.CLASS_VI)

@@ -37,6 +37,7 @@ from parking.models.payments import (
 )
 from parking.models.reconciliation import (
     Discrepancy,
+    DiscrepancyResolution,
     HealingStep,
     ReconFile,
     ReconMatch,
@@ -64,6 +65,7 @@ __all__ = [
     "Debt",
     "DebtStatus",
     "Discrepancy",
+    "DiscrepancyResolution",
     "Dispute",
     "Driver",
     "DriverToken",

@@ -203,3 +203,30 @@ class RefundProposal(Base):
     decided_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = now_col()
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DiscrepancyResolution(Base):
+    """A person's explanation of a discrepancy (issue 11.3, migration 0080).
+
+    Kept apart from ``recon_discrepancies`` because a re-run of the day deletes and re-inserts those rows (new
+    ids): the explanation is keyed by what the discrepancy is about (its class and its subject: the statement or
+    settlement line, the payment, the batch, the lot), so it survives a re-run. Per operator: a row tied to no lot
+    (money for no known session) is seen by every operator's finance, and one's note is not another's.
+    """
+
+    __tablename__ = "recon_resolutions"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    operator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("operators.id"))
+    business_date: Mapped[date] = mapped_column(Date)
+    code: Mapped[str] = mapped_column(String(24))
+    subject: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # explained
+    note: Mapped[str] = mapped_column(Text)
+    resolved_by: Mapped[str] = mapped_column(Text)
+    resolved_at: Mapped[datetime] = now_col()
+
+    __table_args__ = (
+        UniqueConstraint(
+            "operator_id", "business_date", "code", "subject", name="uq_recon_resolutions_operator_date_code_subject"
+        ),
+    )

@@ -162,6 +162,12 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/reconciliation/discrepancies/{day}"): Access("staff", roles=FINANCE_R),
     ("GET", "/v1/reconciliation/reports/{day}"): Access("staff", roles=FINANCE_R),
     ("POST", "/v1/reconciliation/refund-proposals/{proposal_id}/approve"): Access("staff", roles=FINANCE, body={}),
+    ("POST", "/v1/reconciliation/refund-proposals/{proposal_id}/reject"): Access(
+        "staff", roles=FINANCE, body={"reason": "route test reason"}
+    ),
+    ("POST", "/v1/reconciliation/discrepancies/{discrepancy_id}/explain"): Access(
+        "staff", roles=FINANCE, body={"note": "route test note"}
+    ),
     ("POST", "/v1/staff/login"): Access("public", why="console login (throttled)"),
     ("POST", "/v1/staff/logout"): Access("staff", body={}),
     ("GET", "/v1/staff/me"): Access("staff"),
@@ -203,4 +209,17 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/console/finance"): Access("console", roles=("admin", "finance", "auditor")),
     ("GET", "/console/finance/export.{fmt}"): Access("console", roles=("admin", "finance", "auditor")),
     ("GET", "/console/finance/invoices"): Access("console", roles=("admin", "finance", "auditor")),
+    # The finance console's reconciliation pages (reconciliation/endpoints.py); a day nobody reconciled still
+    # renders (the role check is what is shown), a discrepancy and a proposal of the lot are in the world.
+    ("GET", "/console/finance/reconciliation"): Access("console", roles=FINANCE_R),
+    ("GET", "/console/finance/reconciliation/{day}"): Access(
+        "console", roles=FINANCE_R, extra={"params": {"day": "2001-01-01"}}
+    ),
+    ("GET", "/console/finance/reconciliation/discrepancies/{discrepancy_id}"): Access("console", roles=FINANCE_R),
+    ("POST", "/console/finance/reconciliation/discrepancies/{discrepancy_id}/explain"): Access(
+        "console", roles=FINANCE, body={"note": "route test note"}, form=True
+    ),
+    ("POST", "/console/finance/reconciliation/proposals/{proposal_id}/decision"): Access(
+        "console", roles=FINANCE, body={"decision": "reject", "reason": "route test reason"}, form=True
+    ),
 }

@@ -19,7 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.app import create_app
 from parking.console.alerts import raise_alert
-from parking.models import Dispute, Driver, LotReport, ParkingSession, Payment, RefundProposal, StaffUser, VehicleClaim
+from parking.models import (
+    Discrepancy,
+    Dispute,
+    Driver,
+    LotReport,
+    ParkingSession,
+    Payment,
+    RefundProposal,
+    StaffUser,
+    VehicleClaim,
+)
 from parking.settings import Settings
 from tests.factories import LotHandle, StaffHandle, event, make_lot, make_staff, random_car_plate
 from tests.parking.staff.route_access import ALL_ROLES, ROUTES, Access
@@ -91,6 +101,7 @@ class World:
     report_id: uuid.UUID
     claim_id: uuid.UUID
     proposal_id: uuid.UUID
+    discrepancy_id: int
 
     def params(self) -> dict[str, str]:
         return {
@@ -100,6 +111,7 @@ class World:
             "report_id": str(self.report_id),
             "claim_id": str(self.claim_id),
             "proposal_id": str(self.proposal_id),
+            "discrepancy_id": str(self.discrepancy_id),
             "session_id": self.session_id,
             "payment_id": str(self.payment_id),
             "token_id": str(self.victim_token_id),
@@ -174,10 +186,18 @@ async def world(sessionmaker: async_sessionmaker[AsyncSession], live_server: Any
             payment_id=payment.id, amount_vnd=1000, status="awaiting_approval",
         )  # fmt: skip
         db.add(proposal)
+        # and a reconciliation finding on that payment (the finance console's drill-down and explanation)
+        finding = Discrepancy(
+            business_date=proposal.business_date, code="amount_mismatch", provider="test", lot_id=lot.id,
+            session_id=sess.id, payment_id=payment.id, expected_vnd=5000, actual_vnd=4000, evidence={},
+            action_vi="Kiểm tra", action_en="Check",
+        )  # fmt: skip
+        db.add(finding)
+        await db.flush()
         await db.commit()
     return World(
         lot, other, staff, intruder, tok.id, alert_id, ev["event_id"], session_id, payment.id, plate,
-        dispute.id, report.id, claim.id, proposal.id,
+        dispute.id, report.id, claim.id, proposal.id, finding.id,
     )  # fmt: skip
 
 
