@@ -195,9 +195,11 @@ console_router = APIRouter(prefix="/console/finance/reconciliation", include_in_
 
 
 @console_router.get("", response_class=HTMLResponse)
-async def console_runs(request: Request, db: DB, staff: ConsoleReader) -> HTMLResponse:
-    found = await resolution.runs(db, operator_id=staff.operator_id, lot_ids=staff.lot_ids)
-    return page(request, "recon_runs.html", staff, runs=found, codes=CLASS_CODES)
+async def console_runs(
+    request: Request, db: DB, staff: ConsoleReader, until: Annotated[date | None, Query()] = None
+) -> HTMLResponse:
+    found = await resolution.runs(db, operator_id=staff.operator_id, lot_ids=staff.lot_ids, until=until)
+    return page(request, "recon_runs.html", staff, runs=found, codes=CLASS_CODES, until=until)
 
 
 @console_router.get("/discrepancies/{discrepancy_id}", response_class=HTMLResponse)

@@ -70,18 +70,24 @@ def _bind(sql: str, lot_ids: Sequence[uuid.UUID], **params: Any) -> Any:
 
 
 async def runs(
-    db: AsyncSession, *, operator_id: uuid.UUID, lot_ids: Sequence[uuid.UUID], limit: int = 31
+    db: AsyncSession,
+    *,
+    operator_id: uuid.UUID,
+    lot_ids: Sequence[uuid.UUID],
+    until: date | None = None,
+    limit: int = 31,
 ) -> list[dict[str, Any]]:
-    """The latest reconciled days: the run's figures (platform-wide: the bank's statement is the platform's) and
-    the discrepancies per class of the staff member's scope, with how many are explained."""
+    """The latest reconciled days (up to `until`): the run's figures (platform-wide: the bank's statement is the
+    platform's) and the discrepancies per class of the staff member's scope, with how many are explained."""
     rows = (
         (
             await db.execute(
                 text(
                     "SELECT business_date, summary, runs, trigger, finished_at FROM recon_runs "
+                    "WHERE CAST(:until AS date) IS NULL OR business_date <= CAST(:until AS date) "
                     "ORDER BY business_date DESC LIMIT :n"
                 ),
-                {"n": limit},
+                {"n": limit, "until": until},
             )
         )
         .mappings()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,16 +14,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parking.kit.db import transaction
 from parking.models import AuditLog, Discrepancy, DiscrepancyResolution, Refund, RefundProposal
-from reconciliation.service import run_day
-from reconciliation.settings import ReconSettings
-from tests.factories import LotHandle, StaffHandle, make_lot, make_staff
+from tests.factories import StaffHandle, make_lot, make_staff
 from tests.parking.console.helpers import console_login
-from tests.reconciliation.daybuilder import Day, add_exit_without_session, add_sale, deliver_files, fresh_day
+from tests.parking.console.recon_day import build_day, reconcile
+from tests.reconciliation.daybuilder import Day
 
-# Duplicate credits above this wait for finance (the demo's limit is higher; these tests want proposals).
-SETTINGS = ReconSettings(auto_refund_limit_vnd=1_000)
 BASE = "/console/finance/reconciliation"
 
 
@@ -33,29 +28,6 @@ class ReconDay:
     day: Day
     staff: dict[str, StaffHandle]
     stranger: StaffHandle  # finance of another operator
-
-
-async def build_day(sm: async_sessionmaker[AsyncSession], lot: LotHandle, tmp: Path) -> Day:
-    """Two clean sales, two duplicate credits (awaiting finance), an under-payment, a static-QR credit for nobody
-    and a car out through the lane with no session: one of most classes, in the real database and bank files."""
-    d = Day(fresh_day(), lot)
-    await add_sale(sm, d, d.local(7, 5), 25_000)
-    await add_sale(sm, d, d.local(7, 25), 30_000)
-    for k, fault in enumerate(("duplicate_credit", "duplicate_credit", "underpaid")):
-        sale = await add_sale(sm, d, d.local(9, 10 * k), 21_000 + 1_000 * k)
-        d.faults.per_txn[sale.txn_id] = fault
-    d.faults.static_qr.append((12_000, d.local(15, 7)))
-    await add_exit_without_session(sm, d, d.local(16, 0))
-    await deliver_files(sm, d, tmp, provider="sim")
-    await reconcile(sm, d)
-    return d
-
-
-async def reconcile(sm: async_sessionmaker[AsyncSession], d: Day) -> dict[str, Any]:
-    async with transaction(sm) as db:
-        out = await run_day(db, d.day, settings=SETTINGS, trigger="test")
-    assert out is not None
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +52,7 @@ async def test_runs_day_and_drill_down_show_the_raw_line_session_and_payments(
 ) -> None:
     d, h = rd.day, rd.staff["finance"].headers
     async with httpx.AsyncClient(base_url=live_server.url, headers=h) as c:
-        runs = await c.get(BASE)
+        runs = await c.get(BASE, params={"until": str(d.day)})
         assert runs.status_code == 200, runs.text
         row = re.search(rf'data-testid="recon-run-{d.day}">(.*?)</tr>', runs.text, re.S)
         assert row, runs.text[:3000]
@@ -152,7 +124,9 @@ async def test_explained_with_a_note_audited_and_kept_across_a_rerun(
     async with httpx.AsyncClient(base_url=live_server.url, headers=fin.headers) as c:
         page = (await c.get(f"{BASE}/discrepancies/{again.id}")).text
         assert note in page and 'data-testid="resolution"' in page
-        row = re.search(rf'data-testid="recon-run-{d.day}">(.*?)</tr>', (await c.get(BASE)).text, re.S)
+        row = re.search(
+            rf'data-testid="recon-run-{d.day}">(.*?)</tr>', (await c.get(BASE, params={"until": str(d.day)})).text, re.S
+        )
         assert row and re.search(r'data-testid="explained">1 / \d+', row.group(1))
         # over the API too, by token (no CSRF for tokens)
         r = await c.post(f"/v1/reconciliation/discrepancies/{again.id}/explain", json={"note": note + " (API)"})
