@@ -246,6 +246,14 @@ async def detail(
             "SELECT reference, amount_vnd, status, created_at, expires_at FROM payment_intents WHERE id = :id",
             id=d["intent_id"],
         )
+    proposal = None
+    if d["proposal_id"] is not None:
+        proposal = (
+            await db.execute(select(RefundProposal).where(RefundProposal.id == d["proposal_id"]))
+        ).scalar_one_or_none()
+    # the session's payments, the one the finding names, and the proposal's (a duplicate credit is booked apart,
+    # with no session: the money a refund would give back)
+    payment_ids = [str(x) for x in (d["payment_id"], proposal.payment_id if proposal else None) if x]
     payments = await _all(
         db,
         """SELECT p.id, p.provider, p.method, p.purpose, p.amount_vnd, p.status, p.provider_txn_id, p.bank_ref,
@@ -253,16 +261,12 @@ async def detail(
                   (SELECT coalesce(sum(rf.amount_vnd), 0) FROM refunds rf WHERE rf.payment_id = p.id) AS refunded_vnd,
                   (SELECT i.mccqt FROM invoices i WHERE i.payment_id = p.id AND i.kind = 'original' LIMIT 1) AS mccqt
              FROM payments p
-            WHERE p.id = CAST(:pid AS uuid) OR (CAST(:sid AS uuid) IS NOT NULL AND p.session_id = CAST(:sid AS uuid))
+            WHERE p.id = ANY(CAST(:pids AS uuid[]))
+               OR (CAST(:sid AS uuid) IS NOT NULL AND p.session_id = CAST(:sid AS uuid))
             ORDER BY p.created_at, p.id""",
-        pid=str(d["payment_id"]) if d["payment_id"] else None,
+        pids=payment_ids,
         sid=str(session_id) if session_id else None,
     )
-    proposal = None
-    if d["proposal_id"] is not None:
-        proposal = (
-            await db.execute(select(RefundProposal).where(RefundProposal.id == d["proposal_id"]))
-        ).scalar_one_or_none()
     entity_ids = [_entity_id(d)] + ([str(d["proposal_id"])] if d["proposal_id"] else [])
     history = list(
         (

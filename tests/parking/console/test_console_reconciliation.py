@@ -75,9 +75,20 @@ async def test_runs_day_and_drill_down_show_the_raw_line_session_and_payments(
             plate = (
                 await db.execute(text("SELECT plate FROM parking_sessions WHERE id = :i"), {"i": dup.session_id})
             ).scalar_one()
+            # the duplicate money is booked apart (no session): the payment a refund would give back is shown too
+            booked = (
+                await db.execute(
+                    text(
+                        "SELECT p.provider_txn_id FROM recon_refund_proposals rp"
+                        " JOIN payments p ON p.id = rp.payment_id WHERE rp.statement_line_id = :l"
+                    ),
+                    {"l": dup.statement_line_id},
+                )
+            ).scalar_one()
         html = one.text
         assert 'data-testid="statement-line"' in html and _esc(raw) in html  # the line as the bank exported it
         assert plate in html and 'data-testid="session"' in html and 'data-testid="payments"' in html
+        assert _esc(booked) in html
         assert dup.action_vi in html and 'data-testid="approve-refund"' in html and 'data-testid="explain"' in html
         c.cookies.set("parking_lang", "en")
         en = await c.get(f"{BASE}/discrepancies/{dup.id}")
