@@ -276,6 +276,16 @@ async def override(
 # ---------------------------------------------------------------- review queue
 
 
+def _local_time(value: str | None) -> datetime:
+    """A console time field: an ISO time with its offset, or the form's ``datetime-local`` value, which the form
+    labels as Hanoi time (the lots' zone), so it is read in that zone, not guessed."""
+    try:
+        t = datetime.fromisoformat((value or "").strip())
+    except ValueError:
+        raise AppError("invalid_time", "Times are YYYY-MM-DDTHH:MM (Hanoi time).", 422) from None
+    return t if t.tzinfo is not None else t.replace(tzinfo=HANOI)
+
+
 @router.get("/review", response_class=HTMLResponse)
 async def review(request: Request, db: DB, staff: Viewer) -> HTMLResponse:
     return page(request, "review.html", staff, queue=await service.review_queue(db, staff))
@@ -293,9 +303,21 @@ async def review_action(
     plate: Annotated[str | None, Form()] = None,
     fee_vnd: Annotated[str | None, Form()] = None,
     target: Annotated[str | None, Form()] = None,
+    first_exit_at: Annotated[str | None, Form()] = None,
+    second_entry_at: Annotated[str | None, Form()] = None,
 ) -> Response:
     fee = int(fee_vnd) if fee_vnd and fee_vnd.strip().isdigit() else None
-    if action == "merge":
+    if action == "split":
+        out = await service.split(
+            db,
+            staff,
+            state.tariffs,
+            session_id,
+            first_exit_at=_local_time(first_exit_at),
+            second_entry_at=_local_time(second_entry_at),
+            reason=reason,
+        )
+    elif action == "merge":
         try:
             target_id = uuid.UUID(target or "")
         except ValueError:

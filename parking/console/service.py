@@ -403,6 +403,112 @@ async def merge(
     }
 
 
+SPLIT_PENDING = ("awaiting_qr", "charging")  # money in flight: split once it has landed or failed
+
+
+async def split(
+    db: AsyncSession,
+    staff: Staff,
+    tariffs: TariffBook,
+    session_id: uuid.UUID,
+    *,
+    first_exit_at: datetime,
+    second_entry_at: datetime,
+    reason: str,
+) -> dict[str, Any]:
+    """A closed session that was really two visits (the exit of the first and the entry of the second were
+    missed) becomes two sessions, each priced by the pricing engine; money follows, never edited.
+
+    The original keeps its entry, its payments and its ledger key ``fee:<session>``; it ends at `first_exit_at`
+    and its fee is changed like any review fee change (``_change_fee``): paid more than the first visit costs, the
+    difference is refunded with an adjustment e-invoice; not paid, its receivable and debt follow by adjusting
+    entries. The second visit is a new session (its own ``fee:<new session>`` entry) from `second_entry_at` to
+    the original exit (whose gate event moves to it); the car has left, so what it owes is a debt of its plate,
+    asked at the next entry like any unpaid exit. Occupancy does not change: one car, gone."""
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise AppError("reason_required", "Say why (at least 3 characters).", 422)
+    for t in (first_exit_at, second_entry_at):
+        if t.tzinfo is None:
+            raise AppError("naive_datetime", "Times carry their zone.", 422)
+    a = await repo.session_for_update(db, session_id)
+    if a is None or not staff.sees(a.lot_id):
+        raise AppError("session_not_found", "No session here.", 404)
+    if a.status != "closed" or a.entry_at is None or a.exit_at is None:
+        raise AppError("not_splittable", "Only a closed stay with known entry and exit splits in two.", 409)
+    if a.payment_status in SPLIT_PENDING:
+        raise AppError("payment_in_progress", "A payment of this stay is under way; split it once it settles.", 409)
+    if not (a.entry_at < first_exit_at <= second_entry_at < a.exit_at):
+        raise AppError(
+            "invalid_split",
+            "The first visit ends after the entry, the second starts after it and before the exit.",
+            422,
+            {"entry_at": a.entry_at.isoformat(), "exit_at": a.exit_at.isoformat()},
+        )
+    lot = await db.get(Lot, a.lot_id)
+    assert lot is not None
+    now = datetime.now(UTC)
+    before = {"entry_at": a.entry_at.isoformat(), "exit_at": a.exit_at.isoformat(), "fee_vnd": a.fee_vnd}
+    b = ParkingSession(
+        id=uuid.uuid4(),
+        lot_id=a.lot_id,
+        vehicle_class=a.vehicle_class,
+        plate=a.plate,
+        exit_plate=a.exit_plate,
+        status="closed",
+        entry_event_id=None,
+        exit_event_id=a.exit_event_id,
+        entry_at=second_entry_at,
+        exit_at=a.exit_at,
+        payment_status="none",
+        review_status="resolved",
+        review_reason=f"split from {a.id}: {reason}",
+        flags=["split"],
+    )
+    exit_event = a.exit_event_id
+    a.exit_at, a.exit_event_id, a.exit_plate = first_exit_at, None, None
+    a.flags = [*(a.flags or []), "split"]
+    a.review_status, a.review_reason, a.updated_at = "resolved", f"split: {reason}", now
+    db.add(b)
+    await db.flush()
+    if exit_event is not None:
+        await repo.move_event(db, exit_event, b.id)
+    first = recompute_fee(tariffs, lot, a)
+    second = recompute_fee(tariffs, lot, b)
+    assert first is not None and second is not None  # both have entry and exit
+    money = await _change_fee(db, staff, a, first[0], first[1], f"split: {reason}")
+    b.fee_vnd, b.fee_lines = second
+    if second[0] > 0:
+        await ledger_repo.post_entry(db, ledger.fee_recognised(session_id=b.id, lot_id=b.lot_id, fee_vnd=second[0]))
+        await db.flush()
+        await payments.record_debt(db, session_id=b.id, reason="split")
+    else:
+        b.payment_status = "free"
+    data = {
+        "reason": reason,
+        "before": before,
+        "first": {"session_id": str(a.id), "exit_at": first_exit_at.isoformat(), "fee_vnd": first[0]},
+        "second": {
+            "session_id": str(b.id),
+            "entry_at": second_entry_at.isoformat(),
+            "exit_at": b.exit_at.isoformat() if b.exit_at else None,
+            "fee_vnd": second[0],
+        },
+        **money,
+    }
+    for sid in (a.id, b.id):
+        await record(db, actor=staff.actor, action="review.split", entity="session", entity_id=str(sid), data=data)
+    await db.flush()
+    return {
+        "session_id": str(a.id),
+        "new_session_id": str(b.id),
+        "action": "split",
+        "fee_vnd": a.fee_vnd,
+        "second_fee_vnd": second[0],
+        **money,
+    }
+
+
 # ---------------------------------------------------------------- manual barrier override
 
 
