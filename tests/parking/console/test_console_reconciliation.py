@@ -118,6 +118,12 @@ async def test_explained_with_a_note_audited_and_kept_across_a_rerun(
         assert short.status_code == 422 and short.json()["error"]["code"] == "note_required"
         r = await c.post(url, data={"note": note}, headers={"X-CSRF-Token": csrf, "HX-Request": "true"})
         assert r.status_code == 200 and note in r.text, r.text
+        # the day page's report links open with the console's session cookie
+        day_page = (await c.get(f"{BASE}/{d.day}")).text
+        link = re.search(r'href="(/v1/reconciliation/reports/[^"]+format=csv[^"]*)"', day_page)
+        assert link, day_page[:2000]
+        csv = await c.get(link.group(1).replace("&amp;", "&"))
+        assert csv.status_code == 200 and d.lot.code in csv.text
     async with sessionmaker() as db:
         res = (
             await db.execute(select(DiscrepancyResolution).where(DiscrepancyResolution.business_date == d.day))
