@@ -34,7 +34,7 @@ from parking.staff.service import Staff
 from reconciliation import report, resolution
 from reconciliation.importer import import_file
 from reconciliation.rules import CLASS_CODES, VN_TZ
-from reconciliation.service import approve_proposal, last_summary, run_day
+from reconciliation.service import last_summary, run_day
 
 Finance = Annotated[Staff, Depends(staff_dependency("finance"))]
 Reader = Annotated[Staff, Depends(staff_dependency("finance", "auditor"))]
@@ -139,7 +139,9 @@ async def report_file(
 
 @router.post("/refund-proposals/{proposal_id}/approve", summary="Finance approves a duplicate-credit refund")
 async def approve(proposal_id: uuid.UUID, db: DB, staff: Finance) -> dict[str, Any]:
-    p = await approve_proposal(db, proposal_id, actor=staff.actor, lot_ids=staff.lot_ids)
+    # resolution.approve scopes the proposal by its lot the way a duplicate credit has one (its payment is booked
+    # unallocated, with no session: the lot is the duplicate-credit discrepancy's session's), and audits who.
+    p = await resolution.approve(db, proposal_id, lot_ids=staff.lot_ids, actor=staff.actor)
     await db.commit()
     return {"id": str(p.id), "status": p.status, "refund_id": str(p.refund_id), "amount_vnd": p.amount_vnd}
 
