@@ -21,8 +21,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel
-from pydantic import Field as PydField
 from starlette.background import BackgroundTask
 
 from parking.console.endpoints import console_dependency, page
@@ -34,6 +32,7 @@ from parking.staff.service import Staff
 from reconciliation import report, resolution
 from reconciliation.importer import import_file
 from reconciliation.rules import CLASS_CODES, VN_TZ
+from reconciliation.schemas import ExplainBody, RejectBody
 from reconciliation.service import last_summary, run_day
 
 Finance = Annotated[Staff, Depends(staff_dependency("finance"))]
@@ -164,14 +163,6 @@ async def demo(
 # ---------------------------------------------------------------- resolution (issue 11.3: the finance console)
 # Mark a discrepancy explained, reject a refund proposal: finance (and admin); the auditor reads. Business rules
 # in reconciliation/resolution.py.
-
-
-class ExplainBody(BaseModel):
-    note: str = PydField(max_length=2000)
-
-
-class RejectBody(BaseModel):
-    reason: str = PydField(max_length=2000)
 
 
 @router.post("/discrepancies/{discrepancy_id}/explain", summary="Finance marks a discrepancy explained (a note)")
