@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 
@@ -36,6 +37,7 @@ from reconciliation.schemas import ExplainBody, RejectBody
 from reconciliation.service import last_summary, run_day
 
 Finance = Annotated[Staff, Depends(staff_dependency("finance"))]
+DiscrepancyId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]  # a BIGINT row id
 Reader = Annotated[Staff, Depends(staff_dependency("finance", "auditor"))]
 router = APIRouter(prefix="/v1/reconciliation", tags=["reconciliation"])
 MEDIA = {
@@ -166,7 +168,7 @@ async def demo(
 
 
 @router.post("/discrepancies/{discrepancy_id}/explain", summary="Finance marks a discrepancy explained (a note)")
-async def explain(discrepancy_id: int, body: ExplainBody, db: DB, staff: Finance) -> dict[str, Any]:
+async def explain(discrepancy_id: DiscrepancyId, body: ExplainBody, db: DB, staff: Finance) -> dict[str, Any]:
     return await resolution.explain(
         db, discrepancy_id, operator_id=staff.operator_id, lot_ids=staff.lot_ids, actor=staff.actor, note=body.note
     )
@@ -196,14 +198,16 @@ async def console_runs(
 
 
 @console_router.get("/discrepancies/{discrepancy_id}", response_class=HTMLResponse)
-async def console_discrepancy(discrepancy_id: int, request: Request, db: DB, staff: ConsoleReader) -> HTMLResponse:
+async def console_discrepancy(
+    discrepancy_id: DiscrepancyId, request: Request, db: DB, staff: ConsoleReader
+) -> HTMLResponse:
     found = await resolution.detail(db, discrepancy_id, operator_id=staff.operator_id, lot_ids=staff.lot_ids)
     return page(request, "recon_discrepancy.html", staff, **found)
 
 
 @console_router.post("/discrepancies/{discrepancy_id}/explain")
 async def console_explain(
-    discrepancy_id: int, request: Request, db: DB, staff: ConsoleFinance, note: Annotated[str, Form()] = ""
+    discrepancy_id: DiscrepancyId, request: Request, db: DB, staff: ConsoleFinance, note: Annotated[str, Form()] = ""
 ) -> Response:
     out = await resolution.explain(
         db, discrepancy_id, operator_id=staff.operator_id, lot_ids=staff.lot_ids, actor=staff.actor, note=note

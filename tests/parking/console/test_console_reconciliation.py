@@ -97,6 +97,7 @@ async def test_runs_day_and_drill_down_show_the_raw_line_session_and_payments(
         leak = (await discrepancies(sessionmaker, d, "leakage"))[0]
         assert 'data-testid="leakage"' in (await c.get(f"{BASE}/discrepancies/{leak.id}")).text
         assert (await c.get(f"{BASE}/discrepancies/999999999")).status_code == 404
+        assert (await c.get(f"{BASE}/discrepancies/{2**63}")).status_code == 422  # beyond BIGINT: refused, no 500
         assert 'data-testid="recon-not-run"' in (await c.get(f"{BASE}/2001-01-01")).text
 
 
