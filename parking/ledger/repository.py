@@ -9,17 +9,21 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parking.kit.ids import new_id
 from parking.ledger import rules
 from parking.models import LedgerEntry, LedgerPosting
 
 
 async def post_entry(db: AsyncSession, entry: rules.JournalEntry) -> bool:
-    """Write a journal entry once; a replay with the same idempotency key is a no-op (returns False)."""
+    """Write a journal entry once; a replay with the same idempotency key is a no-op (returns False).
+
+    The key's uniqueness is claimed in ``ledger_entry_keys`` by the insert trigger (migration 0070), which skips
+    the row when the key is taken: no row comes back, as with ``ON CONFLICT DO NOTHING`` before partitioning."""
     entry_id = (
         await db.execute(
             insert(LedgerEntry)
             .values(
-                id=uuid.uuid4(),
+                id=new_id(),
                 kind=entry.kind,
                 idempotency_key=entry.idempotency_key,
                 session_id=entry.session_id,
@@ -27,7 +31,6 @@ async def post_entry(db: AsyncSession, entry: rules.JournalEntry) -> bool:
                 reverses_key=entry.reverses_key,
                 memo=entry.memo,
             )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(LedgerEntry.id)
         )
     ).scalar_one_or_none()

@@ -19,7 +19,7 @@ from parking.models.invoices import (
     InvoiceSeries,
     InvoiceStatus,
 )
-from parking.models.ledger import LedgerEntry, LedgerPosting
+from parking.models.ledger import LedgerEntry, LedgerEntryKey, LedgerPosting
 from parking.models.operators import VEHICLE_CLASSES, Lane, Lot, LotCapacity, Operator
 from parking.models.outbox import OutboxMessage, OutboxStatus
 from parking.models.payments import (
@@ -46,7 +46,15 @@ from parking.models.reconciliation import (
     SettlementLine,
     StatementLine,
 )
-from parking.models.sessions import GateEvent, GateEventImage, ParkingSession, ReviewStatus, SessionStatus, Vehicle
+from parking.models.sessions import (
+    GateEvent,
+    GateEventImage,
+    OpenSession,
+    ParkingSession,
+    ReviewStatus,
+    SessionStatus,
+    Vehicle,
+)
 from parking.models.staff import STAFF_ROLES, StaffSession, StaffToken, StaffUser, StaffUserLot
 
 __all__ = [
@@ -81,11 +89,13 @@ __all__ = [
     "Lane",
     "LaneOverride",
     "LedgerEntry",
+    "LedgerEntryKey",
     "LedgerPosting",
     "Lot",
     "LotCapacity",
     "LotReport",
     "MonthlyPass",
+    "OpenSession",
     "Operator",
     "OutboxMessage",
     "OutboxStatus",

@@ -7,6 +7,8 @@ from sqlalchemy import DateTime, MetaData, Table, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from parking.kit.ids import new_id
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -22,6 +24,11 @@ class Base(DeclarativeBase):
 
 def uuid_pk() -> Mapped[uuid.UUID]:
     return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+
+
+def uuid7_pk() -> Mapped[uuid.UUID]:
+    """The primary key of a table partitioned by month on its id: a time-ordered UUIDv7 (parking.kit.ids)."""
+    return mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
 
 
 def now_col() -> Mapped[datetime]:
