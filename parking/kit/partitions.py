@@ -193,6 +193,13 @@ async def detach_expired(db: AsyncSession, today: date, retention_months: Mappin
     return detached
 
 
+async def maintain(
+    db: AsyncSession, today: date, months_ahead: int, retention_months: Mapping[str, int]
+) -> tuple[list[str], list[str]]:
+    """The scheduler's job: months ahead created, months past retention detached."""
+    return await create_ahead(db, today, months_ahead), await detach_expired(db, today, retention_months)
+
+
 def partition_children(conn: Connection) -> set[str]:
     """Names of the partitions in the public schema: tables the models do not declare (the drift check and
     autogenerate skip them; their parent is compared)."""
