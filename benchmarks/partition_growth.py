@@ -43,8 +43,8 @@ from parking.gate.schemas import GateEventIn
 from parking.kit import partitions
 from parking.kit.db import make_engine, make_sessionmaker
 from parking.kit.embedded import EmbeddedPostgres
-from parking.kit.ids import new_id
 from parking.lanes.auth import LaneCache, LaneInfo, authenticate
+from parking.models.base import new_id
 from parking.sessions.fees import load_book
 from parking.settings import get_settings
 from parking.vocabulary import VN_TZ

@@ -9,9 +9,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parking.kit.ids import new_id
 from parking.ledger import rules
 from parking.models import LedgerEntry, LedgerPosting
+from parking.models.base import new_id
 
 
 async def post_entry(db: AsyncSession, entry: rules.JournalEntry) -> bool:

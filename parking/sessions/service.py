@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.audit.service import record as audit
-from parking.kit.ids import new_id
 from parking.models import ParkingSession, ReviewStatus, SessionStatus
+from parking.models.base import new_id
 from parking.sessions import repository as repo
 from parking.sessions.matching import best_match
 from parking.vocabulary import same_vehicle_group

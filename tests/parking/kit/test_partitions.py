@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.kit import partitions as p
-from parking.kit.ids import new_id
+from parking.models.base import new_id
 from parking.vocabulary import VN_TZ
 from tests.factories import LotHandle
 
