@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -32,7 +32,7 @@ from parking.vocabulary import VN_TZ
 log = structlog.get_logger(__name__)
 
 ARCHIVE_SCHEMA = "archive"
-_MONTH_NAME = re.compile(r"_p(\d{4})(\d{2})$")
+_MONTH_NAME = re.compile(r"_p(\d{4})(\d{2})(?:_\d+)?$")
 
 
 def month_start(d: date) -> date:
@@ -92,6 +92,49 @@ def create_partition_sql(table: str, key_type: str, month: date) -> str:
     )
 
 
+def _bound_values(key_type: str, month: date) -> tuple[int | datetime, int | datetime]:
+    lo, hi = month_instant(month), month_instant(add_months(month, 1))
+    if key_type == "uuid":
+        return uuid7_floor(lo).int, uuid7_floor(hi).int
+    if key_type == "timestamptz":
+        return lo, hi
+    raise ValueError(f"no monthly bounds for a {key_type} partition key")
+
+
+def _literal(key_type: str, value: int | datetime) -> str:
+    if isinstance(value, int):
+        return f"'{uuid.UUID(int=value)}'"
+    return f"'{value.isoformat()}'"
+
+
+def _after(value: int | datetime) -> int | datetime:
+    """The next representable key: a range bound just past a single value."""
+    return value + 1 if isinstance(value, int) else value + timedelta(microseconds=1)
+
+
+def month_pieces(table: str, key_type: str, month: date, strays: Sequence[Any]) -> list[tuple[str, str, str]]:
+    """The partitions (name, FROM, TO) of a month whose range holds ``strays``: rows already in the DEFAULT
+    partition (an old agent's UUIDv4 that happens to fall in the month's id range, given as ints; or instants).
+    PostgreSQL refuses a partition over rows the DEFAULT partition holds, so the month is cut around those single
+    values, which stay where they are; without strays it is one partition named ``<table>_pYYYYMM``."""
+    lo, hi = _bound_values(key_type, month)
+    cuts: list[tuple[Any, Any]] = []
+    cursor: Any = lo
+    for value in sorted(set(strays)):
+        if not lo <= value < hi:
+            continue
+        if cursor < value:
+            cuts.append((cursor, value))
+        cursor = _after(value)
+    if cursor < hi:
+        cuts.append((cursor, hi))
+    name = partition_name(table, month)
+    return [
+        (name if i == 0 else f"{name}_{i + 1}", _literal(key_type, a), _literal(key_type, b))
+        for i, (a, b) in enumerate(cuts)
+    ]
+
+
 def expired(month: date, today: date, retention_months: int) -> bool:
     """A month is past retention when it ended more than ``retention_months`` whole months before this month
     began: with 24, on any day of 2026-12 the oldest month kept is 2024-12."""
@@ -136,27 +179,51 @@ async def children(db: AsyncSession, table: str) -> list[str]:
 async def create_ahead(db: AsyncSession, today: date, months_ahead: int) -> list[str]:
     """Create this month's and the next ``months_ahead`` months' partitions of every partitioned table.
 
-    Idempotent (``IF NOT EXISTS``). Each creation runs in a savepoint under a short lock timeout: the gate's
+    Idempotent (``IF NOT EXISTS``). Each month is created in a savepoint under a short lock timeout: the gate's
     inserts hold the parent table, and a busy moment must delay the job (it runs again), never the gate. A month
-    whose range already holds rows in the DEFAULT partition (non-UUIDv7 ids of old agents that happen to fall in
-    it) cannot be created; it is logged and the rows keep working in the DEFAULT partition.
+    whose id range already holds rows in the DEFAULT partition is cut around them (``month_pieces``).
     """
     created: list[str] = []
     for t in await partitioned_tables(db):
         existing = set(await children(db, t.name))
+        default = f"{t.name}_default"
         for n in range(months_ahead + 1):
             month = add_months(month_start(today), n)
-            name = partition_name(t.name, month)
-            if name in existing:
+            if partition_name(t.name, month) in existing:
                 continue
+            lo, hi = bounds(t.key_type, month)
+            strays = (
+                list(
+                    (
+                        await db.execute(
+                            text(
+                                f'SELECT "{t.key_column}" FROM "{default}" '
+                                f'WHERE "{t.key_column}" >= {lo} AND "{t.key_column}" < {hi}'
+                            )
+                        )
+                    ).scalars()
+                )
+                if default in existing
+                else []
+            )
+            values = [v.int for v in strays] if t.key_type == "uuid" else strays
+            pieces = month_pieces(t.name, t.key_type, month, values)
             try:
                 async with db.begin_nested():
                     await db.execute(text("SET LOCAL lock_timeout = '2s'"))
-                    await db.execute(text(create_partition_sql(t.name, t.key_type, month)))
+                    for name, a, b in pieces:
+                        await db.execute(
+                            text(
+                                f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{t.name}" '
+                                f"FOR VALUES FROM ({a}) TO ({b})"
+                            )
+                        )
             except DBAPIError as exc:
-                log.warning("partition_create_failed", partition=name, error=str(exc.orig)[:300])
+                log.warning("partition_create_failed", table=t.name, month=str(month), error=str(exc.orig)[:300])
                 continue
-            created.append(name)
+            if strays:
+                log.warning("partition_month_cut_around_default_rows", table=t.name, month=str(month), rows=len(strays))
+            created.extend(name for name, _, _ in pieces)
     if created:
         log.info("partitions_created", partitions=created)
     return created

@@ -51,6 +51,30 @@ def test_retention_keeps_exactly_the_last_months(today: date, keep: int) -> None
     assert p.expired(p.add_months(this, -keep - 1), today, keep)
 
 
+@given(st.lists(st.integers(0, 999), max_size=6), st.sampled_from(["uuid", "timestamptz"]))
+def test_a_month_cut_around_default_rows_covers_the_rest_of_it_exactly(offsets: list[int], key_type: str) -> None:
+    month = date(2027, 3, 1)
+    lo, hi = p.month_instant(month), p.month_instant(p.add_months(month, 1))
+    if key_type == "uuid":
+        base = p.uuid7_floor(lo).int
+        strays: list[object] = [base + (o << 80) + (4 << 76) for o in offsets]  # UUIDv4-looking, in the month
+        parse = lambda lit: uuid.UUID(lit.strip("'")).int  # noqa: E731
+        start, end = base, p.uuid7_floor(hi).int
+    else:
+        strays = [lo + timedelta(seconds=o) for o in offsets]
+        parse = lambda lit: datetime.fromisoformat(lit.strip("'"))  # noqa: E731
+        start, end = lo, hi  # type: ignore[assignment]
+    pieces = [(name, parse(a), parse(b)) for name, a, b in p.month_pieces("t", key_type, month, strays)]
+    assert pieces[0][0] == "t_p202703" and len({n for n, _, _ in pieces}) == len(pieces)
+    assert all(a < b for _, a, b in pieces)
+    # Consecutive, each gap exactly one stray value, from the month's start to its end.
+    edges = [start, *(x for _, a, b in pieces for x in (a, b)), end]
+    for gap_start, gap_end in zip(edges[::2], edges[1::2], strict=True):
+        assert gap_start == gap_end or (gap_start in strays and p._after(gap_start) == gap_end)
+    for stray in strays:
+        assert not any(a <= stray < b for _, a, b in pieces)  # type: ignore[operator]
+
+
 def test_month_bounds_are_vietnamese_calendar_months() -> None:
     lo, hi = p.bounds("timestamptz", date(2026, 12, 1))
     assert lo == "'2026-12-01T00:00:00+07:00'" and hi == "'2027-01-01T00:00:00+07:00'"
@@ -82,6 +106,39 @@ async def test_months_ahead_are_created_once(db: AsyncSession) -> None:
         assert f"{table}_default" in names
     # The migration made this month up to 3 ahead; the job added the 4th and 5th for every table.
     assert {p.partition_name(t, p.add_months(today, 5)) for t in TABLES} <= set(created)
+
+
+async def test_a_month_over_an_old_agents_id_is_cut_around_it(db: AsyncSession, lot: LotHandle) -> None:
+    # A UUIDv4 already in the DEFAULT partition happens to fall in month +7's id range: PostgreSQL would refuse
+    # that month's partition; the job cuts the month around the single id, which keeps working where it is.
+    month = p.add_months(datetime.now(VN_TZ).date(), 7)
+    v4 = uuid.UUID(int=p.uuid7_floor(p.month_instant(month) + timedelta(days=3)).int | (4 << 76) | (2 << 62) | 77)
+    await db.execute(
+        text(
+            "INSERT INTO gate_events (id, lane_id, lot_id, kind, confidence, vehicle_class, captured_at, "
+            "request_hash, has_image) VALUES (:id, :lane, :lot, 'entry', 0.9, 'car_small', now(), 'x', false)"
+        ),
+        {"id": v4, "lane": lot.entry.id, "lot": lot.id},
+    )
+    await db.commit()
+    created = await p.create_ahead(db, datetime.now(VN_TZ).date(), 7)
+    await db.commit()
+    base = p.partition_name("gate_events", month)
+    assert {base, base + "_2"} <= set(created)
+    assert await _where(db, "gate_events", "id", v4) == "gate_events_default"
+    in_month = uuid_utils.compat.uuid7(nanoseconds=int(p.month_instant(month).timestamp() + 86400 * 20) * 10**9)
+    await db.execute(
+        text(
+            "INSERT INTO gate_events (id, lane_id, lot_id, kind, confidence, vehicle_class, captured_at, "
+            "request_hash, has_image) VALUES (:id, :lane, :lot, 'entry', 0.9, 'car_small', now(), 'x', false)"
+        ),
+        {"id": in_month, "lane": lot.entry.id, "lot": lot.id},
+    )
+    await db.commit()
+    assert await _where(db, "gate_events", "id", in_month) == base + "_2"
+    assert p.month_of_partition(base + "_2") == month
+    assert not [n for n in await p.create_ahead(db, datetime.now(VN_TZ).date(), 7) if n.startswith("gate_events")]
+    await db.rollback()
 
 
 async def test_rows_land_in_their_month(db: AsyncSession, lot: LotHandle) -> None:
