@@ -246,3 +246,20 @@ async def test_the_ledger_key_is_unique_across_months(db: AsyncSession) -> None:
     replay = (await db.execute(insert, {"i": new_id(), "k": key})).scalar_one_or_none()
     await db.rollback()
     assert first == earlier and replay is None
+
+
+def test_the_ledger_is_kept_longer_and_zero_turns_detaching_off() -> None:
+    from parking.settings import Settings
+
+    kept = Settings(retention_months=24, ledger_retention_months=132).partition_retention
+    assert kept == {
+        "gate_events": 24,
+        "parking_sessions": 24,
+        "audit_log": 24,
+        "ledger_entries": 132,
+        "ledger_postings": 132,
+    }
+    assert Settings(retention_months=0, ledger_retention_months=132).partition_retention == {
+        "ledger_entries": 132,
+        "ledger_postings": 132,
+    }
