@@ -116,6 +116,9 @@ class ParkingSession(Base):
         Index("ix_parking_sessions_lot_status", "lot_id", "status"),
         Index("ix_parking_sessions_exit_at", "exit_at"),
         Index("ix_parking_sessions_review", "review_status", postgresql_where=text("review_status = 'pending'")),
+        # The open stays of each month, small: what the consoles' and alerts' "status = 'open'" queries read
+        # (the global unique rule itself is uq_parking_sessions_open_plate on open_sessions).
+        Index("ix_parking_sessions_open", "lot_id", "plate", postgresql_where=text("status = 'open'")),
         _BY_ID,
     )
 
