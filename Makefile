@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test chaos lint format typecheck imports check bench clean-data help plate-models
+.PHONY: run test chaos lint format typecheck imports check bench bench-growth clean-data help plate-models
 
 help:
 	@echo "make run   - start the whole platform on embedded PostgreSQL + Redis (http://127.0.0.1:8000)"
@@ -48,6 +48,11 @@ check: lint typecheck imports
 
 bench: $(STAMP)
 	@echo "see docs/benchmarks.md for each benchmark's command"
+
+# Issue 14.5: gate throughput and the exit's lookup, empty vs. 20 million COPY-loaded events in month partitions
+# (~15 min on 2 cores, ~10 GB in a temporary database; EVENTS=... MONTHS=... to change the scale).
+bench-growth: $(STAMP)
+	$(BIN)/python benchmarks/partition_growth.py --events $(or $(EVENTS),20000000) --months $(or $(MONTHS),18)
 
 # Rebuild the plate models in gate_agent/reading/models/ from ../shared/datasets/vn-train (CPU, ~1 h on
 # a loaded 2-core box; see docs/model-card.md). Seeds are fixed; nothing is downloaded.

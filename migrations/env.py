@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from parking.kit.partitions import partition_children, skip_partitions
 from parking.models import Base
 
 config = context.config
@@ -28,7 +29,13 @@ def _url() -> str:
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    # Monthly partitions are tables no model declares: autogenerate must not propose dropping them.
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        **skip_partitions(partition_children(connection)),
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -32,7 +32,7 @@ from parking.gate.endpoints import router as gate_router
 from parking.gate.outcome_endpoints import router as gate_outcome_router
 from parking.health.endpoints import router as health_router
 from parking.invoices.endpoints import router as invoices_router
-from parking.kit import outbox
+from parking.kit import outbox, partitions
 from parking.kit.db import make_engine, make_sessionmaker, transaction
 from parking.kit.deps import AppState
 from parking.kit.docs import install_docs
@@ -62,6 +62,7 @@ from parking.settings import Settings, get_settings
 from parking.staff import secrets as staff_secrets
 from parking.staff.deps import authenticate, bearer
 from parking.staff.endpoints import router as staff_router
+from parking.vocabulary import VN_TZ
 from reconciliation.endpoints import console_router as reconciliation_console_router
 from reconciliation.endpoints import router as reconciliation_router
 from reconciliation.scheduler import install as install_reconciliation
@@ -159,6 +160,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 async with transaction(sm) as db:
                     await evaluate_alerts(db, redis, settings, datetime.now(UTC))
 
+            async def partitions_job() -> None:
+                async with transaction(sm) as db:
+                    await partitions.maintain(
+                        db,
+                        datetime.now(VN_TZ).date(),
+                        settings.partition_months_ahead,
+                        settings.partition_retention,
+                    )
+
+            scheduler.add_job(
+                partitions_job,
+                "interval",
+                seconds=settings.partition_job_interval_s,
+                id="partitions",
+                next_run_time=datetime.now(UTC),  # at start too: a leader taking over creates what is missing
+                max_instances=1,
+                coalesce=True,
+            )
             scheduler.add_job(
                 alerts_job,
                 "interval",

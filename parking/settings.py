@@ -60,6 +60,24 @@ class Settings(BaseSettings):
     max_image_bytes: int = 512 * 1024
     lane_offline_after_s: int = 30
     occupancy_repair_interval_s: int = 60
+
+    # Month partitions (issue 14.5, parking.kit.partitions): the scheduler keeps this many months created ahead
+    # and detaches (never drops) the months past retention into the ``archive`` schema. Gate events, sessions
+    # and the audit log: PARKING_RETENTION_MONTHS. The ledger is an accounting record, kept 10 years after
+    # the fiscal year in Vietnam (Law on Accounting 88/2015/QH13, art. 41; Decree 174/2016/ND-CP), so its
+    # months are only ever detached after 11 years; 0 turns detaching off.
+    partition_months_ahead: int = Field(3, ge=1, le=24)
+    partition_job_interval_s: int = Field(6 * 3600, gt=0)
+    retention_months: int = Field(36, ge=0)
+    ledger_retention_months: int = Field(132, ge=0)
+
+    @property
+    def partition_retention(self) -> dict[str, int]:
+        """Months kept per partitioned table (a table not listed is never detached)."""
+        general = {t: self.retention_months for t in ("gate_events", "parking_sessions", "audit_log")}
+        ledger = {t: self.ledger_retention_months for t in ("ledger_entries", "ledger_postings")}
+        return {t: n for t, n in (general | ledger).items() if n > 0}
+
     city_availability_interval_s: float = 10.0  # availability-change webhooks of the city feed
     outbox_poll_interval_s: float = 0.2
     run_background: bool = True  # outbox worker and repair loop inside the API process

@@ -8,18 +8,23 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from parking.ledger import rules
-from parking.models import LedgerEntry, LedgerPosting
+from parking.models import LedgerEntry, LedgerEntryKey, LedgerPosting
+from parking.models.base import new_id
 
 
 async def post_entry(db: AsyncSession, entry: rules.JournalEntry) -> bool:
-    """Write a journal entry once; a replay with the same idempotency key is a no-op (returns False)."""
+    """Write a journal entry once; a replay with the same idempotency key is a no-op (returns False).
+
+    The key's uniqueness is claimed in ``ledger_entry_keys`` by the insert trigger (migration 0070), which skips
+    the row when the key is taken: no row comes back, as with ``ON CONFLICT DO NOTHING`` before partitioning."""
     entry_id = (
         await db.execute(
             insert(LedgerEntry)
             .values(
-                id=uuid.uuid4(),
+                id=new_id(),
                 kind=entry.kind,
                 idempotency_key=entry.idempotency_key,
                 session_id=entry.session_id,
@@ -27,7 +32,6 @@ async def post_entry(db: AsyncSession, entry: rules.JournalEntry) -> bool:
                 reverses_key=entry.reverses_key,
                 memo=entry.memo,
             )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(LedgerEntry.id)
         )
     ).scalar_one_or_none()
@@ -40,12 +44,16 @@ async def post_entry(db: AsyncSession, entry: rules.JournalEntry) -> bool:
     return True
 
 
+def _entry_of(key: str) -> ScalarSelect[uuid.UUID]:
+    # Through ledger_entry_keys (one probe), then the postings of one month's partition, not every month's index.
+    return select(LedgerEntryKey.entry_id).where(LedgerEntryKey.idempotency_key == key).scalar_subquery()
+
+
 async def entry_postings(db: AsyncSession, key: str) -> tuple[rules.Posting, ...]:
     rows = (
         await db.execute(
             select(LedgerPosting.account, LedgerPosting.amount_vnd)
-            .join(LedgerEntry, LedgerEntry.id == LedgerPosting.entry_id)
-            .where(LedgerEntry.idempotency_key == key)
+            .where(LedgerPosting.entry_id == _entry_of(key))
             .order_by(LedgerPosting.id)
         )
     ).all()
@@ -105,9 +113,9 @@ async def account_total_of_entry(db: AsyncSession, key: str, account: str) -> in
     """Sum of one account's postings in the entry with this idempotency key (0 when there is none)."""
     total = (
         await db.execute(
-            select(func.coalesce(func.sum(LedgerPosting.amount_vnd), 0))
-            .join(LedgerEntry, LedgerEntry.id == LedgerPosting.entry_id)
-            .where(LedgerEntry.idempotency_key == key, LedgerPosting.account == account)
+            select(func.coalesce(func.sum(LedgerPosting.amount_vnd), 0)).where(
+                LedgerPosting.entry_id == _entry_of(key), LedgerPosting.account == account
+            )
         )
     ).scalar_one()
     return int(total)

@@ -22,7 +22,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parking.models.base import Base, now_col, uuid_pk
+from parking.models.base import Base, now_col, uuid7_pk, uuid_pk
+
+# Month partitions (issue 14.5, migration 0070): these tables are PARTITION BY RANGE on their UUIDv7 id; the
+# partitions themselves are created by parking.kit.partitions and are not declared here.
+_BY_ID = {"postgresql_partition_by": "RANGE (id)"}
 
 
 class SessionStatus(StrEnum):
@@ -71,6 +75,7 @@ class GateEvent(Base):
         CheckConstraint("kind IN ('entry','exit')", name="kind_known"),
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
         Index("ix_gate_events_lot_captured", "lot_id", "captured_at"),
+        _BY_ID,
     )
 
 
@@ -83,7 +88,7 @@ class GateEventImage(Base):
 
 class ParkingSession(Base):
     __tablename__ = "parking_sessions"
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = uuid7_pk()
     lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id"))
     vehicle_class: Mapped[str] = mapped_column(String(16))
     plate: Mapped[str | None] = mapped_column(String(16))  # as matched at entry (normalised)
@@ -108,15 +113,30 @@ class ParkingSession(Base):
         CheckConstraint(f"status IN ({_values(SessionStatus)})", name="status_known"),
         CheckConstraint("fee_vnd IS NULL OR fee_vnd >= 0", name="fee_nonnegative"),
         CheckConstraint(f"review_status IN ({_values(ReviewStatus)})", name="review_status_known"),
-        # At most one open session per plate per lot, enforced by the database.
-        Index(
-            "uq_parking_sessions_open_plate",
-            "lot_id",
-            "plate",
-            unique=True,
-            postgresql_where=text("status = 'open'"),
-        ),
         Index("ix_parking_sessions_lot_status", "lot_id", "status"),
         Index("ix_parking_sessions_exit_at", "exit_at"),
         Index("ix_parking_sessions_review", "review_status", postgresql_where=text("review_status = 'pending'")),
+        # The open stays of each month, small: what the consoles' and alerts' "status = 'open'" queries read
+        # (the global unique rule itself is uq_parking_sessions_open_plate on open_sessions).
+        Index("ix_parking_sessions_open", "lot_id", "plate", postgresql_where=text("status = 'open'")),
+        _BY_ID,
     )
+
+
+class OpenSession(Base):
+    """The open sessions, one row each, kept by the trigger ``parking_sessions_track_open`` (migration 0070).
+
+    A partitioned table cannot hold a unique index that leaves out its partition key, so the rule "at most one
+    open session per plate per lot" lives here, enforced by the database as before (same index name). It is also
+    the gate's way in: the exit finds the plate's open session here, then reads it by id in one partition.
+    """
+
+    __tablename__ = "open_sessions"
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("parking_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id"))
+    plate: Mapped[str | None] = mapped_column(String(16))
+    vehicle_class: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("uq_parking_sessions_open_plate", "lot_id", "plate", unique=True),)

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parking.models import Lot, LotCapacity, ParkingSession
+from parking.models import Lot, LotCapacity, OpenSession
 
 
 async def snapshot_rows(
@@ -34,10 +34,12 @@ async def counters_for_update(db: AsyncSession) -> list[Row[uuid.UUID, str, int]
 
 
 async def open_session_counts(db: AsyncSession) -> dict[tuple[uuid.UUID, str], int]:
+    # open_sessions mirrors the open rows of the month-partitioned parking_sessions (trigger, migration 0070):
+    # counting there reads the open stays only, not every month's index.
     rows = await db.execute(
-        select(ParkingSession.lot_id, ParkingSession.vehicle_class, func.count().label("n"))
-        .where(ParkingSession.status == "open")
-        .group_by(ParkingSession.lot_id, ParkingSession.vehicle_class)
+        select(OpenSession.lot_id, OpenSession.vehicle_class, func.count().label("n")).group_by(
+            OpenSession.lot_id, OpenSession.vehicle_class
+        )
     )
     return {(r.lot_id, r.vehicle_class): int(r.n) for r in rows.all()}
 

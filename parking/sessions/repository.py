@@ -11,7 +11,7 @@ from sqlalchemy import and_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parking.models import ParkingSession, SessionStatus
+from parking.models import OpenSession, ParkingSession, SessionStatus
 from parking.models.base import table
 
 
@@ -20,16 +20,14 @@ async def insert_session(db: AsyncSession, **values: Any) -> None:
 
 
 async def open_for_update(db: AsyncSession, *, lot_id: uuid.UUID, plate: str) -> ParkingSession | None:
+    # Through open_sessions (one index probe), then the session by id: one partition, whatever the months kept.
+    open_id = (
+        select(OpenSession.session_id).where(OpenSession.lot_id == lot_id, OpenSession.plate == plate).scalar_subquery()
+    )
     return (
         await db.execute(
             select(ParkingSession)
-            .where(
-                and_(
-                    ParkingSession.lot_id == lot_id,
-                    ParkingSession.plate == plate,
-                    ParkingSession.status == SessionStatus.OPEN,
-                )
-            )
+            .where(and_(ParkingSession.id == open_id, ParkingSession.status == SessionStatus.OPEN))
             .with_for_update()
         )
     ).scalar_one_or_none()
@@ -38,11 +36,10 @@ async def open_for_update(db: AsyncSession, *, lot_id: uuid.UUID, plate: str) ->
 async def open_plates(db: AsyncSession, *, lot_id: uuid.UUID, vehicle_classes: Sequence[str]) -> list[str]:
     rows = (
         await db.execute(
-            select(ParkingSession.plate).where(
-                ParkingSession.lot_id == lot_id,
-                ParkingSession.status == SessionStatus.OPEN,
-                ParkingSession.plate.is_not(None),
-                ParkingSession.vehicle_class.in_(list(vehicle_classes)),
+            select(OpenSession.plate).where(
+                OpenSession.lot_id == lot_id,
+                OpenSession.plate.is_not(None),
+                OpenSession.vehicle_class.in_(list(vehicle_classes)),
             )
         )
     ).scalars()

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.audit.service import record as audit
 from parking.models import ParkingSession, ReviewStatus, SessionStatus
+from parking.models.base import new_id
 from parking.sessions import repository as repo
 from parking.sessions.matching import best_match
 from parking.vocabulary import same_vehicle_group
@@ -57,7 +58,7 @@ async def record_unknown_exit(
     actor: str,
 ) -> uuid.UUID:
     """An exit with no matching entry: keep the fact as a closed, flagged session; a person decides the fee."""
-    session_id = uuid.uuid4()
+    session_id = new_id()
     await repo.insert_session(
         db,
         id=session_id,
@@ -104,7 +105,7 @@ async def open_after_offline_entry(
         existing = await repo.open_for_update(db, lot_id=lot_id, plate=plate)
         if existing is not None:
             return detached(db, existing).id, False
-    session_id = uuid.uuid4()
+    session_id = new_id()
     # Capacity row first, session second would invert the lock order; the session insert takes no lock on
     # lot_capacities, so count after inserting (vehicles -> parking_sessions -> lot_capacities).
     await repo.insert_session(
