@@ -11,13 +11,51 @@ from parking.models.city import CityClient, CityWebhook, CityWebhookDelivery
 from parking.models.console import ALERT_KINDS, ConsoleAlert, LaneOverride
 from parking.models.disputes import Dispute, LotReport
 from parking.models.drivers import Driver, DriverToken, DriverVehicle, PaymentMethod, VehicleClaim
-from parking.models.invoices import Invoice, InvoiceBuyerProfile, InvoiceEvent, InvoiceEventStatus, InvoiceSeries, InvoiceStatus
+from parking.models.invoices import (
+    Invoice,
+    InvoiceBuyerProfile,
+    InvoiceEvent,
+    InvoiceEventStatus,
+    InvoiceSeries,
+    InvoiceStatus,
+)
 from parking.models.ledger import LedgerEntry, LedgerEntryKey, LedgerPosting
 from parking.models.operators import VEHICLE_CLASSES, Lane, Lot, LotCapacity, Operator
 from parking.models.outbox import OutboxMessage, OutboxStatus
-from parking.models.payments import PAID_STATUSES, Debt, DebtStatus, IntentStatus, MonthlyPass, Payment, PaymentIntent, PaymentNotification, PaymentStatus, Refund, RefundStatus
-from parking.models.reconciliation import Discrepancy, DiscrepancyResolution, HealingStep, ReconFile, ReconMatch, ReconRun, RefundProposal, SettlementBatch, SettlementLine, StatementLine
-from parking.models.sessions import GateEvent, GateEventImage, OpenSession, ParkingSession, ReviewStatus, SessionStatus, Vehicle
+from parking.models.payments import (
+    PAID_STATUSES,
+    Debt,
+    DebtStatus,
+    IntentStatus,
+    MonthlyPass,
+    Payment,
+    PaymentIntent,
+    PaymentNotification,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
+from parking.models.reconciliation import (
+    Discrepancy,
+    DiscrepancyResolution,
+    HealingStep,
+    ReconFile,
+    ReconMatch,
+    ReconRun,
+    RefundProposal,
+    SettlementBatch,
+    SettlementLine,
+    StatementLine,
+)
+from parking.models.sessions import (
+    GateEvent,
+    GateEventImage,
+    OpenSession,
+    ParkingSession,
+    ReviewStatus,
+    SessionStatus,
+    Vehicle,
+)
 from parking.models.staff import STAFF_ROLES, StaffSession, StaffToken, StaffUser, StaffUserLot
 
 __all__ = [
