@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,7 +61,12 @@ async def import_file(
     config_dir: Path,
     preset: str | None = None,
     filename: str | None = None,
+    covers_until: datetime | None = None,
 ) -> dict[str, Any]:
+    """`covers_until`: the file was exported during its day and covers only up to then (the day is reconciled
+    up to that cut-off, see `matching.window_end`); None for a file of the whole day."""
+    if covers_until is not None and covers_until.tzinfo is None:
+        raise AppError("naive_datetime", "covers_until must carry its time zone", 422)
     if kind not in KINDS and kind not in KINDS.values():
         raise AppError("bad_kind", f"kind must be one of {sorted(KINDS)}", 422)
     k: Kind = KINDS[kind] if kind in KINDS else ("settlement" if kind == "settlement" else "bank_statement")
@@ -98,6 +104,7 @@ async def import_file(
             sha256=digest,
             lines=0,
             new_lines=0,
+            covers_until=covers_until,
         )
     )
     await db.flush()

@@ -30,6 +30,13 @@ class DayParams:
     lo: datetime
     hi: datetime
     s: ReconSettings
+    # End of the window our own records are held to: the day's end, or the cut-off of files exported during
+    # the day (a payment made after the bank's export cannot be on it: it belongs to the next files).
+    until: datetime | None = None
+
+    @property
+    def end(self) -> datetime:
+        return self.hi if self.until is None else min(self.until, self.hi)
 
     def bind(self) -> dict[str, Any]:
         s = self.s
@@ -37,6 +44,7 @@ class DayParams:
             "d": self.day,
             "lo": self.lo,
             "hi": self.hi,
+            "until": self.end,
             "ilo": self.lo - timedelta(hours=s.window_after_h),
             "before": timedelta(minutes=s.window_before_min),
             "after": timedelta(hours=s.window_after_h),
@@ -48,8 +56,35 @@ class DayParams:
         }
 
 
-def params(day: date, s: ReconSettings) -> DayParams:
-    return DayParams(day, day_start(day), day_end(day), s)
+def params(day: date, s: ReconSettings, until: datetime | None = None) -> DayParams:
+    return DayParams(day, day_start(day), day_end(day), s, until)
+
+
+async def window_end(db: AsyncSession, day: date) -> datetime | None:
+    """The cut-off the day's imported files cover, None for the whole day.
+
+    Per kind of file (bank statement, settlement report) the latest coverage counts (a full-day file imported
+    later closes the day); across kinds the earliest (a payment is only expected where every file reaches).
+    A file cut during the day belongs to the day of its cut-off; a whole-day file to the day of its lines.
+    """
+    lo, hi = day_start(day), day_end(day)
+    row = (
+        await db.execute(
+            text(
+                """SELECT min(c) FROM (
+                     SELECT max(coalesce(f.covers_until, :hi)) AS c FROM recon_files f
+                      WHERE (f.covers_until >= :lo AND f.covers_until < :hi)
+                         OR (f.covers_until IS NULL AND (
+                               EXISTS (SELECT 1 FROM recon_statement_lines l
+                                        WHERE l.file_id = f.id AND l.business_date = :d)
+                            OR EXISTS (SELECT 1 FROM recon_settlement_batches b
+                                        WHERE b.file_id = f.id AND b.settlement_date = :d)))
+                      GROUP BY f.kind) k"""
+            ),
+            {"d": day, "lo": lo, "hi": hi},
+        )
+    ).scalar()
+    return row if row is not None and row < hi else None
 
 
 async def _x(db: AsyncSession, sql: str, p: dict[str, Any]) -> int:
@@ -303,7 +338,7 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                                   ELSE 'missing_at_provider' END AS code, NULL::date AS carried_from
                   FROM payments p
                  WHERE p.provider = ANY(:sp) AND p.status = ANY(:paid) AND p.intent_id IS NOT NULL AND {NOT_HEALED}
-                   AND p.confirmed_at >= :lo AND p.confirmed_at < :hi
+                   AND p.confirmed_at >= :lo AND p.confirmed_at < :until
                    AND NOT EXISTS (SELECT 1 FROM recon_matches m WHERE m.intent_id = p.intent_id
                                     AND m.source = 'statement' AND m.outcome IN ('matched', 'amount_mismatch')
                                     AND m.business_date BETWEEN CAST(:d AS date) - 3 AND :d)
@@ -334,7 +369,7 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
               FROM payments pm LEFT JOIN parking_sessions ps ON ps.id = pm.session_id
              WHERE NOT (pm.provider = ANY(:sp)) AND pm.status = ANY(:paid) AND pm.provider_txn_id IS NOT NULL
                AND coalesce(pm.raw->>'source', '') <> 'reconciliation'
-               AND pm.confirmed_at >= :lo AND pm.confirmed_at < :hi
+               AND pm.confirmed_at >= :lo AND pm.confirmed_at < :until
                AND EXISTS (SELECT 1 FROM recon_settlement_batches b WHERE b.settlement_date = :d)
                AND NOT EXISTS (SELECT 1 FROM recon_settlement_lines s
                                 WHERE s.txn_id = pm.provider_txn_id AND s.kind = 'payment')""",
@@ -369,14 +404,14 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                        'unexplained', ex.n - coalesce(ss.closed, 0)),
                    {act.format(c="'leakage'")}
               FROM (SELECT lot_id, count(*) AS n FROM gate_events
-                     WHERE kind = 'exit' AND captured_at >= :lo AND captured_at < :hi GROUP BY lot_id) ex
+                     WHERE kind = 'exit' AND captured_at >= :lo AND captured_at < :until GROUP BY lot_id) ex
               LEFT JOIN (SELECT lot_id, count(*) AS closed,
                                 count(*) FILTER (WHERE payment_status = 'paid') AS paid,
                                 count(*) FILTER (WHERE payment_status = 'debt') AS debts,
                                 count(*) FILTER (WHERE payment_status <> 'paid' AND payment_status <> 'debt'
                                                    AND coalesce(fee_vnd, 0) = 0) AS free
                            FROM parking_sessions
-                          WHERE status = 'closed' AND exit_at >= :lo AND exit_at < :hi GROUP BY lot_id) ss
+                          WHERE status = 'closed' AND exit_at >= :lo AND exit_at < :until GROUP BY lot_id) ss
                 ON ss.lot_id = ex.lot_id
              WHERE ex.n > coalesce(ss.closed, 0)""",
         p,
@@ -392,7 +427,7 @@ async def figures(db: AsyncSession, dp: DayParams) -> dict[str, Any]:
                 f"""WITH exp AS (
                       SELECT p.id, p.intent_id, p.amount_vnd, p.provider = ANY(:sp) AS on_statement
                         FROM payments p
-                       WHERE p.status = ANY(:paid) AND p.confirmed_at >= :lo AND p.confirmed_at < :hi
+                       WHERE p.status = ANY(:paid) AND p.confirmed_at >= :lo AND p.confirmed_at < :until
                          AND {NOT_HEALED} AND (p.intent_id IS NOT NULL OR NOT (p.provider = ANY(:sp)))),
                     ms AS (SELECT DISTINCT intent_id FROM recon_matches
                             WHERE business_date BETWEEN CAST(:d AS date) - 3 AND :d AND source = 'statement'

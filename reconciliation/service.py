@@ -63,7 +63,7 @@ async def run_day(
     if skip_if_done and previous is not None:
         return None
     started = datetime.now(UTC)
-    dp = matching.params(day, s)
+    dp = matching.params(day, s, await matching.window_end(db, day))
     step("clear")
     await matching.clear_day(db, day)
     step("match_statement")
@@ -74,7 +74,7 @@ async def run_day(
     await matching.classify(db, dp)
     if heal:
         step("heal")
-        await heal_day(db, day, s)
+        await heal_day(db, dp)
     step("summarise")
     summary = await summarise(db, dp)
     if previous is None:
@@ -108,6 +108,8 @@ async def summarise(db: AsyncSession, dp: matching.DayParams) -> dict[str, Any]:
         healed[action] = int(n)
     return {
         "date": dp.day.isoformat(),
+        # reconciled up to (the files' cut-off; the day's end for the next morning's files)
+        "window_end": dp.end.isoformat(),
         "payments": fig["payments"],
         "matched": fig["matched"],
         "discrepancies": {c: counts[c] for c in CLASS_CODES},
@@ -184,7 +186,8 @@ def _credit(row: Any, day: date, candidates: list[str], why: str) -> BankCredit:
     )
 
 
-async def heal_day(db: AsyncSession, day: date, s: ReconSettings) -> None:
+async def heal_day(db: AsyncSession, dp: matching.DayParams) -> None:
+    day, s = dp.day, dp.s
     # 1. money on the statement for a session we still show unpaid: book it (marks the session paid, clears
     #    its debt, posts the ledger and issues the e-invoice through the payments service)
     rows = (
@@ -276,8 +279,7 @@ async def heal_day(db: AsyncSession, day: date, s: ReconSettings) -> None:
     # 3. e-invoice catch-up: every confirmed sale of the day without its invoice gets one
     from parking.invoices.service import INVOICEABLE_PURPOSES, on_payment_confirmed
 
-    dp = matching.params(day, s)
-    lo, hi = dp.lo, dp.hi
+    lo, hi = dp.lo, dp.end
     missing = (
         await db.execute(
             text(

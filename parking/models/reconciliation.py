@@ -37,6 +37,8 @@ class ReconFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     lines: Mapped[int] = mapped_column(Integer)
     new_lines: Mapped[int] = mapped_column(Integer)
+    # the file's cut-off when it was exported during its day (NULL: it covers the whole day)
+    covers_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     imported_at: Mapped[datetime] = now_col()
 
     __table_args__ = (UniqueConstraint("provider", "kind", "sha256", name="uq_recon_files_provider_kind_sha256"),)
