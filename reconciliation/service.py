@@ -59,6 +59,7 @@ async def run_day(
     step = progress or (lambda _name: None)
     if not await try_lock(db):
         raise RunInProgress()
+    await db.execute(text(f"SET LOCAL work_mem = '{int(s.work_mem_mb)}MB'"))
     previous = (await db.execute(select(ReconRun).where(ReconRun.business_date == day))).scalar_one_or_none()
     if skip_if_done and previous is not None:
         return None
