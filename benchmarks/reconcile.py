@@ -266,7 +266,14 @@ async def timed(db_url: str, day: date, files: dict[str, Any], trace: bool = Fal
     out = {"phases": {k: round(v, 2) for k, v in phases.items()}, "total_s": round(total, 2), "summary": summary,
            "import": imp}  # fmt: skip
     if trace:
-        out["slowest_statements"] = [(round(t, 2), q[:160]) for t, q in sorted(slow, reverse=True)[:12]]
+        agg: dict[str, list[float]] = {}
+        for t, q in slow:  # the same statement run per row adds up: group by its text
+            a = agg.setdefault(q[:120], [0.0, 0])
+            a[0] += t
+            a[1] += 1
+        out["slowest_statements"] = [
+            (round(t, 2), int(n), q) for q, (t, n) in sorted(agg.items(), key=lambda kv: -kv[1][0])[:15]
+        ]
     return out
 
 

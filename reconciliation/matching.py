@@ -310,8 +310,9 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
              WHERE m.business_date = :d AND x.code IS NOT NULL
                -- a clean match with its own payment is no finding: skip the joins for the million of them
                AND (m.outcome <> 'matched' OR m.payment_id IS NULL OR m.source <> 'statement'
-                    OR EXISTS (SELECT 1 FROM payments hp WHERE hp.id = m.payment_id
-                                AND hp.raw->>'statement_line_id' = m.line_id::text))""",
+                    -- (one hashed look-up in the few healed payments match_statement found, not a million probes
+                    -- into payments; the CASE above keeps only the one booked from this very line)
+                    OR m.payment_id IN (SELECT hp.id FROM rc_pay hp WHERE hp.healed_line IS NOT NULL))""",
         p,
     )
     # 2. payments we confirmed with nothing on the bank statement: missing, or carried over near midnight

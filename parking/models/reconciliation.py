@@ -146,7 +146,6 @@ class ReconMatch(Base):
 
     __table_args__ = (
         Index("ix_recon_matches_business_date", "business_date"),
-        Index("ix_recon_matches_payment", "payment_id"),
         Index("ix_recon_matches_line", "line_id"),  # healing updates a match by its line
     )
 
