@@ -23,6 +23,7 @@ from parking.models import Discrepancy, ParkingSession, Payment, PaymentIntent
 from parking.payments import service as payments
 from reconciliation.demo import reconcile_demo_day
 from reconciliation.rules import VN_TZ
+from reconciliation.service import run_day
 from tests.factories import LotHandle, make_lot, random_car_plate
 
 # what each fault the demo injects must be found as (None: the reference is still found, a clean match)
@@ -180,3 +181,8 @@ async def test_demo_day_with_live_traffic_finds_each_fault_in_its_class_and_noth
     assert got == want, {"unexpected": got - want, "missed": want - got}
     assert Counter(lotless) == Counter({"orphan_credit": 1})  # the one static-QR credit
     assert out["summary"]["discrepancies"]["transfer_late"] >= 1
+    assert out["summary"]["window_end"] == cutoff.astimezone(UTC).isoformat()
+
+    # a run cut during the day is not the day's run: the nightly job (skip_if_done) still reconciles the day
+    async with transaction(sessionmaker) as db:
+        assert await run_day(db, today, trigger="nightly", skip_if_done=True) is not None
