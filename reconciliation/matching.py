@@ -149,13 +149,17 @@ async def match_statement(db: AsyncSession, dp: DayParams) -> None:
                   JOIN rc_intents i ON i.reference = t.tok
                  WHERE l.booked_at BETWEEN i.created_at - CAST(:before AS interval)
                                        AND i.created_at + CAST(:after AS interval)
+            ), rest AS MATERIALIZED (
+                -- the few lines no full reference matched, first: partial tokens of a million lines are not
+                -- unnested and joined for nothing
+                SELECT l.id, l.amount_vnd, l.booked_at, l.partial_tokens FROM rc_lines l
+                 WHERE cardinality(l.partial_tokens) > 0 AND NOT EXISTS (SELECT 1 FROM f WHERE f.line_id = l.id)
             ), pt AS (
                 SELECT l.id AS line_id, i.id AS intent_id, 1 AS tier, (l.amount_vnd <> i.amount_vnd) AS diff
-                  FROM rc_lines l CROSS JOIN LATERAL unnest(l.partial_tokens) AS t(tok)
+                  FROM rest l CROSS JOIN LATERAL unnest(l.partial_tokens) AS t(tok)
                   JOIN rc_intents i ON left(i.reference, {PARTIAL_LEN}) = t.tok
                  WHERE l.booked_at BETWEEN i.created_at - CAST(:before AS interval)
                                        AND i.created_at + CAST(:after AS interval)
-                   AND NOT EXISTS (SELECT 1 FROM f WHERE f.line_id = l.id)
             )
             SELECT DISTINCT ON (line_id) line_id, intent_id, tier, diff
               FROM (SELECT * FROM f UNION ALL SELECT * FROM pt) c
