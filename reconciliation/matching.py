@@ -68,6 +68,14 @@ async def window_end(db: AsyncSession, day: date) -> datetime | None:
     A file cut during the day belongs to the day of its cut-off; a whole-day file to the day of its lines.
     """
     lo, hi = day_start(day), day_end(day)
+    cut = (
+        await db.execute(
+            text("SELECT EXISTS (SELECT 1 FROM recon_files WHERE covers_until >= :lo AND covers_until < :hi)"),
+            {"lo": lo, "hi": hi},
+        )
+    ).scalar()
+    if not cut:  # the usual night: no file of this day was cut during it
+        return None
     row = (
         await db.execute(
             text(

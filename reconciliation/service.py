@@ -214,21 +214,12 @@ async def heal_day(db: AsyncSession, dp: matching.DayParams) -> None:
             {"d": day, "n": s.heal_limit},
         )
     ).all()
+    healed: list[tuple[int, uuid.UUID]] = []
     for r in rows:
         out = await payments.handle_credit(db, _credit(r, day, [r.reference], "status_mismatch"), now=r.booked_at)
         if out.payment_id is None:
             continue
-        await db.execute(
-            text(
-                "UPDATE recon_matches SET payment_id = :p WHERE business_date = :d AND source = 'statement' "
-                "AND line_id = :l"
-            ),
-            {"p": out.payment_id, "d": day, "l": r.id},
-        )
-        await db.execute(
-            text("UPDATE recon_discrepancies SET payment_id = :p WHERE business_date = :d AND statement_line_id = :l"),
-            {"p": out.payment_id, "d": day, "l": r.id},
-        )
+        healed.append((int(r.id), out.payment_id))
         await _step(
             db,
             day,
@@ -237,6 +228,24 @@ async def heal_day(db: AsyncSession, dp: matching.DayParams) -> None:
             payment_id=out.payment_id,
             session_id=r.session_id,
             detail={"amount_vnd": int(r.amount_vnd), "outcome": out.outcome, "reference": r.reference},
+        )
+    if healed:  # the match and the finding now name the payment booked from their line (one statement each)
+        pairs = {"lines": [h[0] for h in healed], "pays": [h[1] for h in healed], "d": day}
+        await db.execute(
+            text(
+                """UPDATE recon_matches m SET payment_id = b.p
+                     FROM unnest(CAST(:lines AS bigint[]), CAST(:pays AS uuid[])) AS b(l, p)
+                    WHERE m.business_date = :d AND m.source = 'statement' AND m.line_id = b.l"""
+            ),
+            pairs,
+        )
+        await db.execute(
+            text(
+                """UPDATE recon_discrepancies x SET payment_id = b.p
+                     FROM unnest(CAST(:lines AS bigint[]), CAST(:pays AS uuid[])) AS b(l, p)
+                    WHERE x.business_date = :d AND x.statement_line_id = b.l"""
+            ),
+            pairs,
         )
     # 2. duplicate credits: book the money (unallocated), then a refund proposal
     dups = (

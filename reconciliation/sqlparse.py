@@ -81,7 +81,6 @@ async def _lines(path: Path, preset: Preset, header_line: int) -> AsyncIterator[
     strip_set = PY_WS + delim
     markers = tuple(preset.stop_markers)
     marker_re = re.compile("|".join(re.escape(m) for m in markers)) if markers else None
-    upper_re = _upper_to_ascii()
     out: list[str] = []
     size = 0
     with path.open(encoding=preset.encoding, newline="") as fh:
@@ -106,7 +105,7 @@ async def _lines(path: Path, preset: Preset, header_line: int) -> AsyncIterator[
                     break  # the footer ends the table
             if cells is not None and not any(cells):
                 continue
-            if not ascii_line and upper_re.search(raw):
+            if not ascii_line and _upper_to_ascii().search(raw):  # (built on the first non-ASCII line)
                 raise Fallback
             if "\x00" in raw:
                 raise Fallback
