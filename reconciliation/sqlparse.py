@@ -81,6 +81,9 @@ async def _lines(path: Path, preset: Preset, header_line: int) -> AsyncIterator[
     strip_set = PY_WS + delim
     markers = tuple(preset.stop_markers)
     marker_re = re.compile("|".join(re.escape(m) for m in markers)) if markers else None
+    ws, d = re.escape(PY_WS), re.escape(delim)
+    # a cell with white space at an edge: split and stripped here, so PostgreSQL never has to trim
+    edge_ws = re.compile(f"(?:^|{d})[{ws}]|[{ws}](?:{d}|$)")
     out: list[str] = []
     size = 0
     with path.open(encoding=preset.encoding, newline="") as fh:
@@ -99,6 +102,10 @@ async def _lines(path: Path, preset: Preset, header_line: int) -> AsyncIterator[
                     raise Fallback
             elif not raw.strip(strip_set):
                 continue  # a blank line (every cell empty)
+            elif edge_ws.search(raw):
+                cells = [c.strip() for c in raw.split(delim)]
+                if any(SEP in c for c in cells):
+                    raise Fallback
             if marker_re is not None and marker_re.search(raw):
                 first = next((c for c in (cells or [c.strip() for c in raw.split(delim)]) if c), None)
                 if first is not None and first.startswith(markers):
@@ -119,12 +126,13 @@ async def _lines(path: Path, preset: Preset, header_line: int) -> AsyncIterator[
         yield "".join(out).encode()
 
 
-def _cell(idx: dict[str, int], key: str, trim: str) -> str:
-    """SQL for a cell's text, trimmed as str.strip() would ('' when the line has no such cell)."""
+def _cell(idx: dict[str, int], key: str) -> str:
+    """SQL for a cell's text ('' when the line has no such cell). No trimming: a line with white space at the
+    edge of a cell comes with its cells split and stripped by Python (see _lines)."""
     i = idx.get(key)
     if i is None:
         return "''"
-    return f"btrim(coalesce(c.f[{i + 1}], ''), {trim})"
+    return f"coalesce(c.f[{i + 1}], '')"
 
 
 async def parse_into(conn: Any, path: Path, preset: Preset, stage: str, file_id: uuid.UUID, provider: str) -> None:
@@ -140,7 +148,6 @@ async def parse_into(conn: Any, path: Path, preset: Preset, stage: str, file_id:
     await conn.execute("DROP TABLE IF EXISTS rc_raw")
     await conn.execute("CREATE TEMP TABLE rc_raw (line_no int, raw text, cells text) ON COMMIT DROP")
     await conn.copy_to_table("rc_raw", source=_lines(path, preset, header_line), format="text")
-    trim = "(" + " || ".join(f"chr({ord(ch)})" for ch in PY_WS) + ")"
     delim = preset.delimiter.replace("'", "''")
     await conn.execute("DROP TABLE IF EXISTS rc_cells")
     # One pass over the lines: the cells, the raw line's hash, the narrative flattened (upper case in the "C"
@@ -151,13 +158,13 @@ async def parse_into(conn: Any, path: Path, preset: Preset, stage: str, file_id:
             SELECT y.*, string_to_array(regexp_replace(upper(y.search COLLATE "C"), '[^A-Z0-9]+', '', 'g'), 'PK')
                           AS parts
               FROM (SELECT c.line_no, c.raw, encode(sha256(convert_to(c.raw, 'UTF8')), 'hex') AS h,
-                           {_cell(idx, "date", trim)} AS d, {_cell(idx, "time", trim)} AS t,
-                           {_cell(idx, "debit", trim)} AS debit, {_cell(idx, "credit", trim)} AS credit,
-                           {_cell(idx, "balance", trim)} AS balance, {_cell(idx, "bank_ref", trim)} AS bank_ref,
-                           CASE WHEN {_cell(idx, "payer_name", trim)} <> ''
-                                THEN {_cell(idx, "narrative", trim)} || ' ' || {_cell(idx, "payer_name", trim)}
-                                ELSE {_cell(idx, "narrative", trim)} END AS search,
-                           {_cell(idx, "payer_account", trim)} AS payer_account
+                           {_cell(idx, "date")} AS d, {_cell(idx, "time")} AS t,
+                           {_cell(idx, "debit")} AS debit, {_cell(idx, "credit")} AS credit,
+                           {_cell(idx, "balance")} AS balance, {_cell(idx, "bank_ref")} AS bank_ref,
+                           CASE WHEN {_cell(idx, "payer_name")} <> ''
+                                THEN {_cell(idx, "narrative")} || ' ' || {_cell(idx, "payer_name")}
+                                ELSE {_cell(idx, "narrative")} END AS search,
+                           {_cell(idx, "payer_account")} AS payer_account
                       FROM (SELECT line_no, raw, CASE WHEN cells IS NULL THEN string_to_array(raw, '{delim}')
                                                       ELSE string_to_array(cells, chr(1)) END AS f
                               FROM rc_raw) c) y"""

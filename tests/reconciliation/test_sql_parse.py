@@ -90,6 +90,7 @@ async def test_awkward_lines_read_the_same(sessionmaker: async_sessionmaker[Asyn
         + '4, 03/12/2030 ,08:00:03, FT4 ,"1.000,00",,,Hoàn trả PKPKABCDEFGH đơn hàng\n'
         + "5,03/12/2030,23:59:59,FT5,,(0) ,,PK12345\n".replace("(0) ", "7.000")
         + "6,03/12/2030,09:00:00,FT6,,12.000,,IBFT PKABC PKDEFGHJKM PKDEFGHJ\n"
+        + "7, 03/12/2030 ,09:00:00, FT9 ,,3.000 ,,  spaced narrative PKABCDEFGH \n"
         + "Tổng cộng,,,,,,,\n"
         + "7,03/12/2030,09:00:00,FT7,,1,,after the footer\n",
         encoding="utf-8-sig",
@@ -97,7 +98,7 @@ async def test_awkward_lines_read_the_same(sessionmaker: async_sessionmaker[Asyn
     async with sessionmaker() as db, db.begin():
         conn = await _conn(db)
         sql_rows, py_rows = await _parsed_both_ways(conn, path, formats.load_preset(CONFIG, "vietcombank"))
-    assert [r[3] for r in py_rows] == [5, 8, 9, 10, 11, 12]
+    assert [r[3] for r in py_rows] == [5, 8, 9, 10, 11, 12, 13]
     assert sql_rows == py_rows
 
 
