@@ -152,7 +152,8 @@ async def match_statement(db: AsyncSession, dp: DayParams) -> None:
         db,
         f"""CREATE TEMP TABLE rc_cand ON COMMIT DROP AS
             WITH f AS MATERIALIZED (
-                SELECT l.id AS line_id, i.id AS intent_id, 0 AS tier, (l.amount_vnd <> i.amount_vnd) AS diff
+                SELECT l.id AS line_id, i.id AS intent_id, 0 AS tier, (l.amount_vnd <> i.amount_vnd) AS diff,
+                       l.booked_at
                   FROM rc_lines l CROSS JOIN LATERAL unnest(l.tokens) AS t(tok)
                   JOIN rc_intents i ON i.reference = t.tok
                  WHERE l.booked_at BETWEEN i.created_at - CAST(:before AS interval)
@@ -163,13 +164,14 @@ async def match_statement(db: AsyncSession, dp: DayParams) -> None:
                 SELECT l.id, l.amount_vnd, l.booked_at, l.partial_tokens FROM rc_lines l
                  WHERE cardinality(l.partial_tokens) > 0 AND NOT EXISTS (SELECT 1 FROM f WHERE f.line_id = l.id)
             ), pt AS (
-                SELECT l.id AS line_id, i.id AS intent_id, 1 AS tier, (l.amount_vnd <> i.amount_vnd) AS diff
+                SELECT l.id AS line_id, i.id AS intent_id, 1 AS tier, (l.amount_vnd <> i.amount_vnd) AS diff,
+                       l.booked_at
                   FROM rest l CROSS JOIN LATERAL unnest(l.partial_tokens) AS t(tok)
                   JOIN rc_intents i ON left(i.reference, {PARTIAL_LEN}) = t.tok
                  WHERE l.booked_at BETWEEN i.created_at - CAST(:before AS interval)
                                        AND i.created_at + CAST(:after AS interval)
             )
-            SELECT DISTINCT ON (line_id) line_id, intent_id, tier, diff
+            SELECT DISTINCT ON (line_id) line_id, intent_id, tier, diff, booked_at
               FROM (SELECT * FROM f UNION ALL SELECT * FROM pt) c
              ORDER BY line_id, diff, tier, intent_id""",
         p,
@@ -182,8 +184,9 @@ async def match_statement(db: AsyncSession, dp: DayParams) -> None:
            SELECT :d, 'statement', r.line_id, pay.id, r.intent_id,
                   CASE WHEN r.rn > 1 THEN 'duplicate' WHEN NOT r.diff THEN 'matched' ELSE 'amount_mismatch' END,
                   CASE r.tier WHEN 0 THEN 'full' ELSE 'partial' END
-             FROM (SELECT c.*, row_number() OVER (PARTITION BY c.intent_id ORDER BY c.diff, l.booked_at, l.id) AS rn
-                     FROM rc_cand c JOIN rc_lines l ON l.id = c.line_id) r
+             FROM (SELECT c.*, row_number() OVER (PARTITION BY c.intent_id ORDER BY c.diff, c.booked_at, c.line_id)
+                          AS rn
+                     FROM rc_cand c) r  -- (the line's time came along: no second join with a million lines)
              LEFT JOIN rc_pay pay ON pay.intent_id = r.intent_id""",
         p,
     )
