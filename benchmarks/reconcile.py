@@ -263,14 +263,18 @@ async def timed(db_url: str, day: date, files: dict[str, Any], trace: bool = Fal
     total = time.perf_counter() - t_all
     await engine.dispose()
     assert summary is not None
-    out = {"phases": {k: round(v, 2) for k, v in phases.items()}, "total_s": round(total, 2), "summary": summary,
-           "import": imp}  # fmt: skip
+    out: dict[str, Any] = {
+        "phases": {k: round(v, 2) for k, v in phases.items()},
+        "total_s": round(total, 2),
+        "summary": summary,
+        "import": imp,
+    }
     if trace:
         agg: dict[str, list[float]] = {}
         for t, q in slow:  # the same statement run per row adds up: group by its text
-            a = agg.setdefault(q[:120], [0.0, 0])
-            a[0] += t
-            a[1] += 1
+            acc = agg.setdefault(q[:120], [0.0, 0])
+            acc[0] += t
+            acc[1] += 1
         out["slowest_statements"] = [
             (round(t, 2), int(n), q) for q, (t, n) in sorted(agg.items(), key=lambda kv: -kv[1][0])[:15]
         ]
