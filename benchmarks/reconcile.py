@@ -84,7 +84,7 @@ def copy_text(rows: list[tuple[Any, ...]]) -> io.BytesIO:
 
 
 async def setup(db_url: str, n: int, rate: float, day: date, rng: random.Random, tmp: Path) -> dict[str, Any]:
-    engine = make_engine(db_url, 4)
+    engine = make_engine(db_url, 4, command_timeout_s=None)  # a million-row COPY on a loaded machine
     sm = make_sessionmaker(engine)
     t0 = time.perf_counter()
     lots: list[tuple[uuid.UUID, uuid.UUID]] = []
@@ -215,9 +215,21 @@ async def setup(db_url: str, n: int, rate: float, day: date, rng: random.Random,
     }
 
 
-async def timed(db_url: str, day: date, files: dict[str, Any]) -> dict[str, Any]:
-    engine = make_engine(db_url, 2)
+async def timed(db_url: str, day: date, files: dict[str, Any], trace: bool = False) -> dict[str, Any]:
+    engine = make_engine(db_url, 2, command_timeout_s=None)
     sm = make_sessionmaker(engine)
+    slow: list[tuple[float, str]] = []
+    if trace:  # --trace: the statements of the run that took longest (where the next second is)
+        from sqlalchemy import event
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _start(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            conn.info["t0"] = time.perf_counter()
+
+        @event.listens_for(engine.sync_engine, "after_cursor_execute")
+        def _end(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            slow.append((time.perf_counter() - conn.info.pop("t0", time.perf_counter()), " ".join(statement.split())))
+
     phases: dict[str, float] = {}
     config = REPO_ROOT / "config"
     t_all = time.perf_counter()
@@ -251,8 +263,22 @@ async def timed(db_url: str, day: date, files: dict[str, Any]) -> dict[str, Any]
     total = time.perf_counter() - t_all
     await engine.dispose()
     assert summary is not None
-    return {"phases": {k: round(v, 2) for k, v in phases.items()}, "total_s": round(total, 2), "summary": summary,
-            "import": imp}  # fmt: skip
+    out: dict[str, Any] = {
+        "phases": {k: round(v, 2) for k, v in phases.items()},
+        "total_s": round(total, 2),
+        "summary": summary,
+        "import": imp,
+    }
+    if trace:
+        agg: dict[str, list[float]] = {}
+        for t, q in slow:  # the same statement run per row adds up: group by its text
+            acc = agg.setdefault(q[:120], [0.0, 0])
+            acc[0] += t
+            acc[1] += 1
+        out["slowest_statements"] = [
+            (round(t, 2), int(n), q) for q, (t, n) in sorted(agg.items(), key=lambda kv: -kv[1][0])[:15]
+        ]
+    return out
 
 
 def _vm_hwm_mb() -> int:
@@ -264,11 +290,11 @@ def _vm_hwm_mb() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def _timed_child(db_url: str, day_iso: str, paths: dict[str, str], q: Any) -> None:
+def _timed_child(db_url: str, day_iso: str, paths: dict[str, str], q: Any, trace: bool) -> None:
     from parking.kit.logging import configure_logging
 
     configure_logging("ERROR")
-    out = asyncio.run(timed(db_url, date.fromisoformat(day_iso), {k: Path(v) for k, v in paths.items()}))
+    out = asyncio.run(timed(db_url, date.fromisoformat(day_iso), {k: Path(v) for k, v in paths.items()}, trace))
     out["peak_rss_mb"] = _vm_hwm_mb()
     q.put(out)
 
@@ -278,6 +304,7 @@ def main() -> None:
     p.add_argument("--sessions", type=int, default=1_000_000)
     p.add_argument("--fault-rate", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=10)
+    p.add_argument("--trace", action="store_true", help="also list the slowest SQL statements of the timed part")
     a = p.parse_args()
     from parking.kit.logging import configure_logging
 
@@ -305,7 +332,7 @@ def main() -> None:
         ctx = multiprocessing.get_context("spawn")
         q = ctx.Queue()
         paths = {k: str(files[k]) for k in ("statement", "next_statement", "settlement")}
-        child = ctx.Process(target=_timed_child, args=(db_url, day.isoformat(), paths, q))
+        child = ctx.Process(target=_timed_child, args=(db_url, day.isoformat(), paths, q, a.trace))
         child.start()
         out = q.get()
         child.join()
@@ -328,6 +355,7 @@ def main() -> None:
         "import_rows_per_s": round(rows / out["phases"]["import_statement"]),
         "peak_rss_mb_timed_process": out["peak_rss_mb"],
         "summary": out["summary"],
+        **({"slowest_statements": out["slowest_statements"]} if a.trace else {}),
         "cpu": os.cpu_count(),
         "python": sys.version.split()[0],
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import asyncpg
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.kit.errors import AppError
 from parking.models import ReconFile
-from reconciliation import formats
+from reconciliation import formats, sqlparse
 from reconciliation.formats import Malformed, Transfer
+from reconciliation.settings import get_recon_settings
 
 Kind = Literal["bank_statement", "settlement"]
 KINDS: dict[str, Kind] = {"bank-statement": "bank_statement", "settlement": "settlement"}
@@ -60,7 +63,12 @@ async def import_file(
     config_dir: Path,
     preset: str | None = None,
     filename: str | None = None,
+    covers_until: datetime | None = None,
 ) -> dict[str, Any]:
+    """`covers_until`: the file was exported during its day and covers only up to then (the day is reconciled
+    up to that cut-off, see `matching.window_end`); None for a file of the whole day."""
+    if covers_until is not None and covers_until.tzinfo is None:
+        raise AppError("naive_datetime", "covers_until must carry its time zone", 422)
     if kind not in KINDS and kind not in KINDS.values():
         raise AppError("bad_kind", f"kind must be one of {sorted(KINDS)}", 422)
     k: Kind = KINDS[kind] if kind in KINDS else ("settlement" if kind == "settlement" else "bank_statement")
@@ -98,13 +106,18 @@ async def import_file(
             sha256=digest,
             lines=0,
             new_lines=0,
+            covers_until=covers_until,
         )
     )
     await db.flush()
     conn = await _asyncpg(db)
+    mem = int(get_recon_settings().work_mem_mb)
+    await conn.execute(f"SET LOCAL work_mem = '{mem}MB'")
+    await conn.execute(f"SET LOCAL maintenance_work_mem = '{max(mem, 64)}MB'")
     try:
         if k == "bank_statement":
-            lines, new, changed = await _copy_merge(
+            fast = await _sql_parsed(conn, path, p, file_id, provider)
+            lines, new, changed = fast or await _copy_merge(
                 conn,
                 "recon_statement_lines",
                 formats.STATEMENT_COLUMNS,
@@ -164,6 +177,35 @@ async def import_file(
     }
 
 
+async def _stage(conn: Any, table: str, cols: tuple[str, ...]) -> str:
+    stage = f"stage_{table}"
+    await conn.execute(f"DROP TABLE IF EXISTS {stage}")
+    # Plain columns, no constraints: the merge is where keys are enforced.
+    await conn.execute(
+        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {', '.join(cols)} FROM {table} WITH NO DATA"
+    )
+    return stage
+
+
+async def _sql_parsed(
+    conn: Any, path: Path, preset: formats.Preset, file_id: uuid.UUID, provider: str
+) -> tuple[int, int, int] | None:
+    """A CSV statement parsed by PostgreSQL (reconciliation.sqlparse); None when the Python parser must read it
+    (XLSX, or a line that path does not read exactly as the rules do): then nothing of this attempt is left."""
+    table = "recon_statement_lines"
+    cols = ("file_id", "provider", *formats.STATEMENT_COLUMNS)
+    await conn.execute("SAVEPOINT recon_sql_parse")
+    try:
+        stage = await _stage(conn, table, cols)
+        await sqlparse.parse_into(conn, path, preset, stage, file_id, provider)
+    except (sqlparse.Fallback, asyncpg.PostgresError):
+        await conn.execute("ROLLBACK TO SAVEPOINT recon_sql_parse")
+        await conn.execute("RELEASE SAVEPOINT recon_sql_parse")
+        return None
+    await conn.execute("RELEASE SAVEPOINT recon_sql_parse")
+    return await _merge(conn, table, cols, stage)
+
+
 async def _copy_merge(
     conn: Any,
     table: str,
@@ -173,14 +215,13 @@ async def _copy_merge(
     provider: str,
 ) -> tuple[int, int, int]:
     """COPY the rows into a staging table, refuse repeated keys, merge new keys; (lines, new, changed)."""
-    stage = f"stage_{table}"
     cols = ("file_id", "provider", *columns)
-    await conn.execute(f"DROP TABLE IF EXISTS {stage}")
-    # Plain columns, no constraints: the merge below is where keys are enforced.
-    await conn.execute(
-        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {', '.join(cols)} FROM {table} WITH NO DATA"
-    )
+    stage = await _stage(conn, table, cols)
     await conn.copy_records_to_table(stage, records=_chunks(rows, (file_id, provider)), columns=list(cols))
+    return await _merge(conn, table, cols, stage)
+
+
+async def _merge(conn: Any, table: str, cols: tuple[str, ...], stage: str) -> tuple[int, int, int]:
     dup = await conn.fetchrow(
         f"SELECT natural_key, min(line_no) AS a, max(line_no) AS b FROM {stage} "
         "GROUP BY natural_key HAVING count(*) > 1 ORDER BY min(line_no) LIMIT 1"

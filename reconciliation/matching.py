@@ -30,6 +30,13 @@ class DayParams:
     lo: datetime
     hi: datetime
     s: ReconSettings
+    # End of the window our own records are held to: the day's end, or the cut-off of files exported during
+    # the day (a payment made after the bank's export cannot be on it: it belongs to the next files).
+    until: datetime | None = None
+
+    @property
+    def end(self) -> datetime:
+        return self.hi if self.until is None else min(self.until, self.hi)
 
     def bind(self) -> dict[str, Any]:
         s = self.s
@@ -37,6 +44,7 @@ class DayParams:
             "d": self.day,
             "lo": self.lo,
             "hi": self.hi,
+            "until": self.end,
             "ilo": self.lo - timedelta(hours=s.window_after_h),
             "before": timedelta(minutes=s.window_before_min),
             "after": timedelta(hours=s.window_after_h),
@@ -48,8 +56,43 @@ class DayParams:
         }
 
 
-def params(day: date, s: ReconSettings) -> DayParams:
-    return DayParams(day, day_start(day), day_end(day), s)
+def params(day: date, s: ReconSettings, until: datetime | None = None) -> DayParams:
+    return DayParams(day, day_start(day), day_end(day), s, until)
+
+
+async def window_end(db: AsyncSession, day: date) -> datetime | None:
+    """The cut-off the day's imported files cover, None for the whole day.
+
+    Per kind of file (bank statement, settlement report) the latest coverage counts (a full-day file imported
+    later closes the day); across kinds the earliest (a payment is only expected where every file reaches).
+    A file cut during the day belongs to the day of its cut-off; a whole-day file to the day of its lines.
+    """
+    lo, hi = day_start(day), day_end(day)
+    cut = (
+        await db.execute(
+            text("SELECT EXISTS (SELECT 1 FROM recon_files WHERE covers_until >= :lo AND covers_until < :hi)"),
+            {"lo": lo, "hi": hi},
+        )
+    ).scalar()
+    if not cut:  # the usual night: no file of this day was cut during it
+        return None
+    row = (
+        await db.execute(
+            text(
+                """SELECT min(c) FROM (
+                     SELECT max(coalesce(f.covers_until, :hi)) AS c FROM recon_files f
+                      WHERE (f.covers_until >= :lo AND f.covers_until < :hi)
+                         OR (f.covers_until IS NULL AND (
+                               EXISTS (SELECT 1 FROM recon_statement_lines l
+                                        WHERE l.file_id = f.id AND l.business_date = :d)
+                            OR EXISTS (SELECT 1 FROM recon_settlement_batches b
+                                        WHERE b.file_id = f.id AND b.settlement_date = :d)))
+                      GROUP BY f.kind) k"""
+            ),
+            {"d": day, "lo": lo, "hi": hi},
+        )
+    ).scalar()
+    return row if row is not None and row < hi else None
 
 
 async def _x(db: AsyncSession, sql: str, p: dict[str, Any]) -> int:
@@ -109,20 +152,26 @@ async def match_statement(db: AsyncSession, dp: DayParams) -> None:
         db,
         f"""CREATE TEMP TABLE rc_cand ON COMMIT DROP AS
             WITH f AS MATERIALIZED (
-                SELECT l.id AS line_id, i.id AS intent_id, 0 AS tier, (l.amount_vnd <> i.amount_vnd) AS diff
+                SELECT l.id AS line_id, i.id AS intent_id, 0 AS tier, (l.amount_vnd <> i.amount_vnd) AS diff,
+                       l.booked_at
                   FROM rc_lines l CROSS JOIN LATERAL unnest(l.tokens) AS t(tok)
                   JOIN rc_intents i ON i.reference = t.tok
                  WHERE l.booked_at BETWEEN i.created_at - CAST(:before AS interval)
                                        AND i.created_at + CAST(:after AS interval)
+            ), rest AS MATERIALIZED (
+                -- the few lines no full reference matched, first: partial tokens of a million lines are not
+                -- unnested and joined for nothing
+                SELECT l.id, l.amount_vnd, l.booked_at, l.partial_tokens FROM rc_lines l
+                 WHERE cardinality(l.partial_tokens) > 0 AND NOT EXISTS (SELECT 1 FROM f WHERE f.line_id = l.id)
             ), pt AS (
-                SELECT l.id AS line_id, i.id AS intent_id, 1 AS tier, (l.amount_vnd <> i.amount_vnd) AS diff
-                  FROM rc_lines l CROSS JOIN LATERAL unnest(l.partial_tokens) AS t(tok)
+                SELECT l.id AS line_id, i.id AS intent_id, 1 AS tier, (l.amount_vnd <> i.amount_vnd) AS diff,
+                       l.booked_at
+                  FROM rest l CROSS JOIN LATERAL unnest(l.partial_tokens) AS t(tok)
                   JOIN rc_intents i ON left(i.reference, {PARTIAL_LEN}) = t.tok
                  WHERE l.booked_at BETWEEN i.created_at - CAST(:before AS interval)
                                        AND i.created_at + CAST(:after AS interval)
-                   AND NOT EXISTS (SELECT 1 FROM f WHERE f.line_id = l.id)
             )
-            SELECT DISTINCT ON (line_id) line_id, intent_id, tier, diff
+            SELECT DISTINCT ON (line_id) line_id, intent_id, tier, diff, booked_at
               FROM (SELECT * FROM f UNION ALL SELECT * FROM pt) c
              ORDER BY line_id, diff, tier, intent_id""",
         p,
@@ -135,8 +184,9 @@ async def match_statement(db: AsyncSession, dp: DayParams) -> None:
            SELECT :d, 'statement', r.line_id, pay.id, r.intent_id,
                   CASE WHEN r.rn > 1 THEN 'duplicate' WHEN NOT r.diff THEN 'matched' ELSE 'amount_mismatch' END,
                   CASE r.tier WHEN 0 THEN 'full' ELSE 'partial' END
-             FROM (SELECT c.*, row_number() OVER (PARTITION BY c.intent_id ORDER BY c.diff, l.booked_at, l.id) AS rn
-                     FROM rc_cand c JOIN rc_lines l ON l.id = c.line_id) r
+             FROM (SELECT c.*, row_number() OVER (PARTITION BY c.intent_id ORDER BY c.diff, c.booked_at, c.line_id)
+                          AS rn
+                     FROM rc_cand c) r  -- (the line's time came along: no second join with a million lines)
              LEFT JOIN rc_pay pay ON pay.intent_id = r.intent_id""",
         p,
     )
@@ -275,8 +325,9 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
              WHERE m.business_date = :d AND x.code IS NOT NULL
                -- a clean match with its own payment is no finding: skip the joins for the million of them
                AND (m.outcome <> 'matched' OR m.payment_id IS NULL OR m.source <> 'statement'
-                    OR EXISTS (SELECT 1 FROM payments hp WHERE hp.id = m.payment_id
-                                AND hp.raw->>'statement_line_id' = m.line_id::text))""",
+                    -- (one hashed look-up in the few healed payments match_statement found, not a million probes
+                    -- into payments; the CASE above keeps only the one booked from this very line)
+                    OR m.payment_id IN (SELECT hp.id FROM rc_pay hp WHERE hp.healed_line IS NOT NULL))""",
         p,
     )
     # 2. payments we confirmed with nothing on the bank statement: missing, or carried over near midnight
@@ -303,7 +354,7 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                                   ELSE 'missing_at_provider' END AS code, NULL::date AS carried_from
                   FROM payments p
                  WHERE p.provider = ANY(:sp) AND p.status = ANY(:paid) AND p.intent_id IS NOT NULL AND {NOT_HEALED}
-                   AND p.confirmed_at >= :lo AND p.confirmed_at < :hi
+                   AND p.confirmed_at >= :lo AND p.confirmed_at < :until
                    AND NOT EXISTS (SELECT 1 FROM recon_matches m WHERE m.intent_id = p.intent_id
                                     AND m.source = 'statement' AND m.outcome IN ('matched', 'amount_mismatch')
                                     AND m.business_date BETWEEN CAST(:d AS date) - 3 AND :d)
@@ -334,7 +385,7 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
               FROM payments pm LEFT JOIN parking_sessions ps ON ps.id = pm.session_id
              WHERE NOT (pm.provider = ANY(:sp)) AND pm.status = ANY(:paid) AND pm.provider_txn_id IS NOT NULL
                AND coalesce(pm.raw->>'source', '') <> 'reconciliation'
-               AND pm.confirmed_at >= :lo AND pm.confirmed_at < :hi
+               AND pm.confirmed_at >= :lo AND pm.confirmed_at < :until
                AND EXISTS (SELECT 1 FROM recon_settlement_batches b WHERE b.settlement_date = :d)
                AND NOT EXISTS (SELECT 1 FROM recon_settlement_lines s
                                 WHERE s.txn_id = pm.provider_txn_id AND s.kind = 'payment')""",
@@ -369,14 +420,14 @@ async def classify(db: AsyncSession, dp: DayParams) -> None:
                        'unexplained', ex.n - coalesce(ss.closed, 0)),
                    {act.format(c="'leakage'")}
               FROM (SELECT lot_id, count(*) AS n FROM gate_events
-                     WHERE kind = 'exit' AND captured_at >= :lo AND captured_at < :hi GROUP BY lot_id) ex
+                     WHERE kind = 'exit' AND captured_at >= :lo AND captured_at < :until GROUP BY lot_id) ex
               LEFT JOIN (SELECT lot_id, count(*) AS closed,
                                 count(*) FILTER (WHERE payment_status = 'paid') AS paid,
                                 count(*) FILTER (WHERE payment_status = 'debt') AS debts,
                                 count(*) FILTER (WHERE payment_status <> 'paid' AND payment_status <> 'debt'
                                                    AND coalesce(fee_vnd, 0) = 0) AS free
                            FROM parking_sessions
-                          WHERE status = 'closed' AND exit_at >= :lo AND exit_at < :hi GROUP BY lot_id) ss
+                          WHERE status = 'closed' AND exit_at >= :lo AND exit_at < :until GROUP BY lot_id) ss
                 ON ss.lot_id = ex.lot_id
              WHERE ex.n > coalesce(ss.closed, 0)""",
         p,
@@ -392,7 +443,7 @@ async def figures(db: AsyncSession, dp: DayParams) -> dict[str, Any]:
                 f"""WITH exp AS (
                       SELECT p.id, p.intent_id, p.amount_vnd, p.provider = ANY(:sp) AS on_statement
                         FROM payments p
-                       WHERE p.status = ANY(:paid) AND p.confirmed_at >= :lo AND p.confirmed_at < :hi
+                       WHERE p.status = ANY(:paid) AND p.confirmed_at >= :lo AND p.confirmed_at < :until
                          AND {NOT_HEALED} AND (p.intent_id IS NOT NULL OR NOT (p.provider = ANY(:sp)))),
                     ms AS (SELECT DISTINCT intent_id FROM recon_matches
                             WHERE business_date BETWEEN CAST(:d AS date) - 3 AND :d AND source = 'statement'

@@ -24,6 +24,7 @@ from parking.models import Debt, HealingStep, ParkingSession, Payment, PaymentIn
 from parking.payments import service as payments
 from parking.payments.notifications import BankCredit
 from reconciliation import matching
+from reconciliation.formats import day_end
 from reconciliation.rules import CLASS_CODES, empty_counts
 from reconciliation.settings import ReconSettings, get_recon_settings
 
@@ -59,11 +60,16 @@ async def run_day(
     step = progress or (lambda _name: None)
     if not await try_lock(db):
         raise RunInProgress()
+    await db.execute(text(f"SET LOCAL work_mem = '{int(s.work_mem_mb)}MB'"))
     previous = (await db.execute(select(ReconRun).where(ReconRun.business_date == day))).scalar_one_or_none()
+    until = await matching.window_end(db, day)
+    # A run cut during the day (the demo's) is not the day's run: the night after, the whole day is reconciled.
     if skip_if_done and previous is not None:
-        return None
+        covered = previous.summary.get("window_end")
+        if covered is None or datetime.fromisoformat(str(covered)) >= day_end(day):
+            return None
     started = datetime.now(UTC)
-    dp = matching.params(day, s)
+    dp = matching.params(day, s, until)
     step("clear")
     await matching.clear_day(db, day)
     step("match_statement")
@@ -74,7 +80,7 @@ async def run_day(
     await matching.classify(db, dp)
     if heal:
         step("heal")
-        await heal_day(db, day, s)
+        await heal_day(db, dp)
     step("summarise")
     summary = await summarise(db, dp)
     if previous is None:
@@ -87,6 +93,10 @@ async def run_day(
     await db.flush()
     log.info("reconciliation.done", day=str(day), trigger=trigger, discrepancies=summary["discrepancies"])
     return summary
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat()
 
 
 async def summarise(db: AsyncSession, dp: matching.DayParams) -> dict[str, Any]:
@@ -108,6 +118,8 @@ async def summarise(db: AsyncSession, dp: matching.DayParams) -> dict[str, Any]:
         healed[action] = int(n)
     return {
         "date": dp.day.isoformat(),
+        # reconciled up to (the files' cut-off; the day's end for the next morning's files)
+        "window_end": _iso(dp.end),
         "payments": fig["payments"],
         "matched": fig["matched"],
         "discrepancies": {c: counts[c] for c in CLASS_CODES},
@@ -184,7 +196,8 @@ def _credit(row: Any, day: date, candidates: list[str], why: str) -> BankCredit:
     )
 
 
-async def heal_day(db: AsyncSession, day: date, s: ReconSettings) -> None:
+async def heal_day(db: AsyncSession, dp: matching.DayParams) -> None:
+    day, s = dp.day, dp.s
     # 1. money on the statement for a session we still show unpaid: book it (marks the session paid, clears
     #    its debt, posts the ledger and issues the e-invoice through the payments service)
     rows = (
@@ -201,21 +214,12 @@ async def heal_day(db: AsyncSession, day: date, s: ReconSettings) -> None:
             {"d": day, "n": s.heal_limit},
         )
     ).all()
+    healed: list[tuple[int, uuid.UUID]] = []
     for r in rows:
         out = await payments.handle_credit(db, _credit(r, day, [r.reference], "status_mismatch"), now=r.booked_at)
         if out.payment_id is None:
             continue
-        await db.execute(
-            text(
-                "UPDATE recon_matches SET payment_id = :p WHERE business_date = :d AND source = 'statement' "
-                "AND line_id = :l"
-            ),
-            {"p": out.payment_id, "d": day, "l": r.id},
-        )
-        await db.execute(
-            text("UPDATE recon_discrepancies SET payment_id = :p WHERE business_date = :d AND statement_line_id = :l"),
-            {"p": out.payment_id, "d": day, "l": r.id},
-        )
+        healed.append((int(r.id), out.payment_id))
         await _step(
             db,
             day,
@@ -224,6 +228,24 @@ async def heal_day(db: AsyncSession, day: date, s: ReconSettings) -> None:
             payment_id=out.payment_id,
             session_id=r.session_id,
             detail={"amount_vnd": int(r.amount_vnd), "outcome": out.outcome, "reference": r.reference},
+        )
+    if healed:  # the match and the finding now name the payment booked from their line (one statement each)
+        pairs = {"lines": [h[0] for h in healed], "pays": [h[1] for h in healed], "d": day}
+        await db.execute(
+            text(
+                """UPDATE recon_matches m SET payment_id = b.p
+                     FROM unnest(CAST(:lines AS bigint[]), CAST(:pays AS uuid[])) AS b(l, p)
+                    WHERE m.business_date = :d AND m.source = 'statement' AND m.line_id = b.l"""
+            ),
+            pairs,
+        )
+        await db.execute(
+            text(
+                """UPDATE recon_discrepancies x SET payment_id = b.p
+                     FROM unnest(CAST(:lines AS bigint[]), CAST(:pays AS uuid[])) AS b(l, p)
+                    WHERE x.business_date = :d AND x.statement_line_id = b.l"""
+            ),
+            pairs,
         )
     # 2. duplicate credits: book the money (unallocated), then a refund proposal
     dups = (
@@ -276,8 +298,7 @@ async def heal_day(db: AsyncSession, day: date, s: ReconSettings) -> None:
     # 3. e-invoice catch-up: every confirmed sale of the day without its invoice gets one
     from parking.invoices.service import INVOICEABLE_PURPOSES, on_payment_confirmed
 
-    dp = matching.params(day, s)
-    lo, hi = dp.lo, dp.hi
+    lo, hi = dp.lo, dp.end
     missing = (
         await db.execute(
             text(

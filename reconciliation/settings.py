@@ -25,6 +25,9 @@ class ReconSettings(BaseSettings):
     transfer_limit_h: int = 24
     auto_refund_limit_vnd: int = Field(50_000, ge=0)  # duplicate credits up to this are refunded at once
     heal_limit: int = Field(5_000, ge=0)  # bounded: at most this many healing steps of each kind per run
+    # Memory PostgreSQL may use per sort/hash of a run or an import (SET LOCAL, this transaction only): a
+    # million-line day sorts and hashes in memory instead of spilling to disk.
+    work_mem_mb: int = Field(128, ge=4, le=2048)
 
 
 @lru_cache

@@ -37,6 +37,8 @@ class ReconFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     lines: Mapped[int] = mapped_column(Integer)
     new_lines: Mapped[int] = mapped_column(Integer)
+    # the file's cut-off when it was exported during its day (NULL: it covers the whole day)
+    covers_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     imported_at: Mapped[datetime] = now_col()
 
     __table_args__ = (UniqueConstraint("provider", "kind", "sha256", name="uq_recon_files_provider_kind_sha256"),)
@@ -144,7 +146,6 @@ class ReconMatch(Base):
 
     __table_args__ = (
         Index("ix_recon_matches_business_date", "business_date"),
-        Index("ix_recon_matches_payment", "payment_id"),
         Index("ix_recon_matches_line", "line_id"),  # healing updates a match by its line
     )
 

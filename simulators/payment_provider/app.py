@@ -15,6 +15,7 @@ cannot be hidden by the same bug in the fake.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -176,6 +177,9 @@ class WriteFilesIn(BaseModel):
     layout: str = "vietcombank"
     format: str = Field("csv", pattern="^(csv|xlsx)$")
     provider: str = "sim"
+    # The files' cut-off (aware): what the simulator served before it, as a bank export taken at that moment
+    # once those transfers are booked. None: everything served that day (the next morning's files).
+    until: datetime | None = None
 
 
 # ------------------------------------------------------------------ VietQR (independent parser)
@@ -252,6 +256,11 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
         world.accounts[token] = Account(token, "preloaded", "ewallet", balance)
     lock = asyncio.Lock()
     tasks: set[asyncio.Task[None]] = set()
+    in_flight: dict[str, datetime] = {}  # QR payment id -> when it was served, while its notifications travel
+
+    def _delivered(key: str, _task: asyncio.Task[None]) -> None:
+        in_flight.pop(key, None)
+
     rng = random.Random()
     app.state.world = world
     app.state.config = cfg
@@ -512,7 +521,9 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
         if body.deliver and cfg.webhook_url:
             task = asyncio.create_task(deliver(batch, delay))
             tasks.add(task)
+            in_flight[qp.id] = datetime.fromisoformat(qp.created_at)
             task.add_done_callback(tasks.discard)
+            task.add_done_callback(functools.partial(_delivered, qp.id))
             result["delivery"] = {"scheduled": len(batch), "delay_s": delay}
         else:
             result["notifications"] = [asdict(n) for n in batch]
@@ -560,8 +571,10 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
 
     def write_files(day: date, body: WriteFilesIn) -> dict[str, str]:
         folder = Path(body.dir)
-        txns = day_txns(day)
+        txns = [t for t in day_txns(day) if body.until is None or t.at < body.until]
         faults = day_faults(day, txns)
+        if body.until is not None:
+            faults.static_qr = [(a, at) for a, at in faults.static_qr if at < body.until]
         prev = day - timedelta(days=1)
         prev_txns = day_txns(prev)
         prev_faults = day_faults(prev, prev_txns)
@@ -590,18 +603,36 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
             return err(422, "unknown_layout", f"layout must be one of {S.LAYOUTS}")
         return {"date": day.isoformat(), "files": write_files(day, body)}
 
+    def _until(value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        at = datetime.fromisoformat(value)
+        if at.tzinfo is None:
+            raise ValueError("until must carry its time zone")
+        return at
+
     @app.get("/reports/{day}/statement")
-    async def statement_file(day: date, layout: str = "vietcombank", format: str = "csv") -> Any:
+    async def statement_file(
+        day: date, layout: str = "vietcombank", format: str = "csv", until: str | None = None
+    ) -> Any:
         if layout not in S.LAYOUTS or format not in ("csv", "xlsx"):
             return err(422, "bad_request", f"layout in {S.LAYOUTS}, format csv|xlsx")
+        try:
+            cut = _until(until)
+        except ValueError as exc:
+            return err(422, "bad_request", f"until: {exc}")
         folder = Path(tempfile.mkdtemp(prefix="sim-reports-"))
-        files = write_files(day, WriteFilesIn(dir=str(folder), layout=layout, format=format))
+        files = write_files(day, WriteFilesIn(dir=str(folder), layout=layout, format=format, until=cut))
         return FileResponse(files["statement"], filename=Path(files["statement"]).name)
 
     @app.get("/reports/{day}/settlement")
-    async def settlement_file(day: date, provider: str = "sim") -> Any:
+    async def settlement_file(day: date, provider: str = "sim", until: str | None = None) -> Any:
+        try:
+            cut = _until(until)
+        except ValueError as exc:
+            return err(422, "bad_request", f"until: {exc}")
         folder = Path(tempfile.mkdtemp(prefix="sim-reports-"))
-        files = write_files(day, WriteFilesIn(dir=str(folder), provider=provider))
+        files = write_files(day, WriteFilesIn(dir=str(folder), provider=provider, until=cut))
         return FileResponse(files["settlement"], filename=Path(files["settlement"]).name)
 
     @app.post("/_file_faults")
@@ -650,6 +681,12 @@ def create_app(cfg: SimConfig | None = None) -> FastAPI:
         return {"assigned": out}
 
     # --------------------------------------------------------------- control plane for tests
+
+    @app.get("/_deliveries/pending")
+    async def pending_deliveries(before: str | None = None) -> dict[str, int]:
+        """Notifications still on their way (of payments served before `before`): a cut-off waits for them."""
+        cut = _until(before)
+        return {"pending": sum(1 for at in in_flight.values() if cut is None or at < cut)}
 
     @app.post("/_faults")
     async def set_fault(body: FaultIn) -> Any:

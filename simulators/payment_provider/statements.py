@@ -136,7 +136,7 @@ def statement_rows(
             pending.append(
                 StatementRow(
                     local,
-                    f"SQ{day:%y%m%d}{i:05d}",
+                    f"SQ{local:%y%m%d%H%M%S%f}{i:03d}",  # the transfer's own reference, not its rank in a file
                     0,
                     amount,
                     "NGUYEN THI B chuyen tien gui xe",
@@ -177,13 +177,16 @@ def statement_rows(
         elif fault == "fee_at_source":
             amount -= fee_of(amount, 110)
         ref = t.reference or ""
+        # The bank's reference belongs to the transaction, not to its position in one export: a statement
+        # cut during the day and the full day's statement give the same transfer the same reference.
+        key = "".join(ch for ch in t.id.upper() if ch.isalnum())
         text = mangle(ref, seq, t.payer_name, t.payer_account, rng, fault) if ref else f"{t.payer_name} chuyen tien"
         copies = 2 if fault == "duplicate_credit" else 1
         for c in range(copies):
             balance += amount
             yield StatementRow(
                 at + timedelta(seconds=40 * c),
-                f"FT{day:%y%m%d}{seq:07d}{c}",
+                f"FT{day:%y%m%d}{key}{c}",
                 0,
                 amount,
                 text,
@@ -196,7 +199,7 @@ def statement_rows(
             balance -= back
             yield StatementRow(
                 at + timedelta(minutes=30),
-                f"RV{day:%y%m%d}{seq:07d}",
+                f"RV{day:%y%m%d}{key}",
                 back,
                 0,
                 f"HOAN TRA GD {ref} TRA SOAT",
@@ -221,7 +224,7 @@ def late_rows(day: date, txns: Iterable[DayTxn], faults: DayFaults) -> list[Stat
             out.append(
                 StatementRow(
                     nxt + timedelta(seconds=i),
-                    f"FT{nxt:%y%m%d}L{i:06d}",
+                    f"FT{nxt:%y%m%d}L{''.join(ch for ch in t.id.upper() if ch.isalnum())}",
                     0,
                     t.amount_vnd,
                     f"MBVCB.{i}.{t.reference} CT tu {t.payer_account}",
