@@ -26,18 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gate_agent.reading import operating_point
 from gate_agent.reading.confidence import reliability
 from gate_agent.reading.datasets import REPO_ROOT, datasets_dir
 
 CALIBRATION_THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
-
-
-def operating_point(engine: str) -> dict[str, float]:
-    """The thresholds the gate and the server use for this engine (models/operating_point.json, written
-    by ``training/calibrate.py`` from the calibration half of the held-out plates)."""
-    path = Path(__file__).parent / "models" / "operating_point.json"
-    table = json.loads(path.read_text()) if path.exists() else {}
-    return table.get(engine, {"operating_threshold": 0.6, "charge_threshold": 0.9})
 
 
 @dataclass
