@@ -28,7 +28,8 @@ import cv2
 
 from gate_agent.reading import MODELS_DIR, make_reader
 from gate_agent.reading.confidence import FEATURES, fit, reliability, threshold_for
-from gate_agent.reading.eval import CALIBRATION_THRESHOLDS, load_labels
+from gate_agent.reading.ensemble import FUSED_FEATURES
+from gate_agent.reading.eval import CALIBRATION_THRESHOLDS, load_exclusions, load_labels
 from gate_agent.reading.reader import PipelineReader
 
 
@@ -37,16 +38,22 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("../shared/datasets/vn-train"))
     ap.add_argument(
         "--engine",
-        choices=("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr", "rapidocr"),
+        choices=("fused", "vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr", "rapidocr"),
         default="vnlpr",
         help="rapidocr: no calibrator, thresholds on its own confidence",
     )
     ap.add_argument("--out-dir", type=Path, default=MODELS_DIR)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument(
+        "--exclude", type=Path, default=Path(__file__).parent / "holdout_exclusions.csv",
+        help="held-out crops to leave out (mislabelled crops of training plates)",
+    )  # fmt: skip
     args = ap.parse_args()
 
     # Only rows with reliable labels: a wrong label read right would look like a confident error.
-    rows, _ = load_labels(args.data / "crops.csv", split="val", part="calib", clean=True)
+    rows, _ = load_labels(
+        args.data / "crops.csv", split="val", part="calib", clean=True, exclude=load_exclusions(args.exclude)
+    )
     if args.limit:
         rows = rows[: args.limit]
     reader = make_reader(args.engine, threads=1)
@@ -70,7 +77,9 @@ def main() -> None:
         feats.append(reads[0].features)
         correct.append(reads[0].text_norm == row.truths[0])
         plates.append(row.truths[0])
-    names = (*FEATURES, "engines_agree") if reader.second is not None else FEATURES
+    names: tuple[str, ...] = (*FEATURES, "engines_agree") if reader.second is not None else FEATURES
+    if args.engine == "fused":
+        names = FUSED_FEATURES
     # Weighted by plate: the LPRNet subset has ~10 variants of each plate, whose errors are not independent.
     per_plate = {p: plates.count(p) for p in set(plates)}
     cal = fit(feats, correct, names, weights=[1.0 / per_plate[p] for p in plates])

@@ -25,7 +25,7 @@ __all__ = [
     "operating_point",
 ]
 
-ENGINES = ("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr", "rapidocr", "easyocr")
+ENGINES = ("fused", "vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr", "rapidocr", "easyocr")
 DEFAULT_ENGINE = "rapidocr"  # more accurate and faster on the shared photos: docs/plate-reading.md
 
 
@@ -56,6 +56,20 @@ def make_reader(engine: str = "default", threads: int = 1) -> PlateReader:
     from gate_agent.reading.reader import PipelineReader
 
     name = engine_name(engine)
+    if name == "fused":
+        # Our recogniser and RapidOCR read every row; the plate is chosen by both (ensemble.py).
+        from gate_agent.reading.confidence import Calibrator
+        from gate_agent.reading.detect import PlateDetector
+        from gate_agent.reading.ensemble import FusedReader
+
+        det_path = MODELS_DIR / "plates.onnx"
+        return FusedReader(
+            TrainedLines(threads=threads),
+            RapidOcrLines(threads=threads),
+            calibrator=Calibrator.load(MODELS_DIR / "fused.calib.json"),
+            detector=PlateDetector(det_path, threads=threads) if det_path.exists() else None,
+            ranker=Calibrator.load(MODELS_DIR / "candidates.json"),
+        )
     if name in ("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr"):
         from gate_agent.reading.confidence import Calibrator
         from gate_agent.reading.detect import PlateDetector
