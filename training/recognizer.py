@@ -424,6 +424,11 @@ def main() -> None:
         help="choose the best checkpoint on all validation lines, or only on the calibration half's "
         "(then the test half of the held-out plates is never looked at)",
     )  # fmt: skip
+    ap.add_argument(
+        "--keep", choices=("best", "last"), default="best",
+        help="write to --out the checkpoint best on the selection lines, or the last one (then compare "
+        "candidates on whole-pipeline reads of the calibration half, docs/model-card.md)",
+    )  # fmt: skip
     args = ap.parse_args()
     global TILT_STRONG_DEG
     TILT_STRONG_DEG = args.tilt_strong
@@ -521,6 +526,8 @@ def main() -> None:
                 args.ckpt,
             )
             print(json.dumps({"step": step + 1, "val_line_exact": round(acc, 4), "best": improved}), flush=True)
+    if args.keep == "last":
+        export_onnx(model, args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()[:16] if args.out.exists() else None
     print(json.dumps({"done": True, "best_val_line_exact": best, "onnx": str(args.out), "sha256_16": digest}))
 
