@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 ENGINES = ("fused", "vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr", "rapidocr", "easyocr")
-DEFAULT_ENGINE = "rapidocr"  # more accurate and faster on the shared photos: docs/plate-reading.md
+DEFAULT_ENGINE = "fused"  # the most accurate on held-out and shared photos, p50 <= 80 ms: docs/plate-reading.md
 
 
 MODELS_DIR = Path(__file__).parent / "models"

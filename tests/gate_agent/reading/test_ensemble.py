@@ -114,3 +114,28 @@ def test_fused_reader_reads_rendered_plates_with_its_features(fused: FusedReader
                 assert 0.0 <= reads[0].confidence <= 1.0
     assert ok >= 0.8 * n, f"{ok}/{n}"
     assert fused.name == "fused"
+
+
+def test_fused_is_the_default_and_ships_its_calibration() -> None:
+    import json
+
+    from gate_agent.reading import DEFAULT_ENGINE, MODELS_DIR, operating_point
+
+    assert DEFAULT_ENGINE == "fused"
+    assert (MODELS_DIR / "fused.calib.json").is_file()
+    names = json.loads((MODELS_DIR / "fused.calib.json").read_text())["names"]
+    assert set(names) <= set(FUSED_FEATURES)
+    op = operating_point("default")
+    assert op == operating_point("fused")
+    assert 0.0 < op["operating_threshold"] <= op["charge_threshold"] < 1.0
+
+
+def test_the_servers_charge_bar_is_the_default_engines_charge_threshold() -> None:
+    # Both are on the default engine's calibrated scale: a change of engine must move the server's bar.
+    from gate_agent.reading import operating_point
+    from parking.payments.settings import PaymentSettings
+
+    assert (
+        PaymentSettings.model_fields["linked_min_read_confidence"].default
+        == operating_point("default")["charge_threshold"]
+    )
