@@ -60,8 +60,13 @@ DATA ?= ../shared/datasets/vn-train
 MODELS := gate_agent/reading/models
 plate-models: $(STAMP)
 	$(BIN)/python -m training.recognizer --data $(DATA) --steps 1800 --eval-every 300 --out $(MODELS)/lines.onnx
+	# second stage (issue 15, plt2): warm start from the first, two-row plates x2, strong tilts, last step kept
+	$(BIN)/python -m training.recognizer --data $(DATA) --init-onnx $(MODELS)/lines.onnx --steps 2000 --eval-every 250 \
+		--lr 6e-4 --threads 1 --moto-weight 2.0 --tilt-strong 7 --select-on calib --keep last \
+		--ckpt training/runs/lines-ft.pt --out $(MODELS)/lines.onnx
 	$(BIN)/python -m training.detector --data $(DATA) --steps 1000 --eval-every 250 --out $(MODELS)/plates.onnx
 	$(BIN)/python -m training.ranker --data $(DATA)
+	$(BIN)/python -m training.calibrate --data $(DATA) --engine fused
 	$(BIN)/python -m training.calibrate --data $(DATA)
 	$(BIN)/python -m training.calibrate --data $(DATA) --engine vnlpr+rapidocr
 	$(BIN)/python -m training.calibrate --data $(DATA) --engine rapidocr+vnlpr

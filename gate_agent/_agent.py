@@ -86,7 +86,9 @@ class GateAgent:
         self.source = source if source is not None else self._make_source()
         self.barrier = barrier if barrier is not None else make_barrier(cfg)
         self.display = KioskDisplay(cfg.lane.lane_code)
-        self.splitter = VehicleSplitter(cfg.reader.fusion_window_s, isinstance(self.reader, OcrReader))
+        self.splitter = VehicleSplitter(
+            cfg.reader.fusion_window_s, isinstance(self.reader, OcrReader), accept=cfg.reader.accept_threshold
+        )
         self.latency = LatencyStats()
         self.stop = threading.Event()
         self.offline = False
@@ -240,7 +242,7 @@ class GateAgent:
         vc = self._vehicle_class(read)
         if vc:
             body["vehicle_class"] = vc
-        if read.confidence < self.cfg.reader.min_confidence and read.crop_jpeg:
+        if read.confidence < self.cfg.reader.accept_threshold and read.crop_jpeg:
             if len(read.crop_jpeg) <= MAX_IMAGE_BYTES:
                 body["image_jpeg_b64"] = base64.b64encode(read.crop_jpeg).decode("ascii")
         self.vehicles += 1
@@ -356,7 +358,7 @@ class GateAgent:
             plate_norm=read.plate_norm,
             plate_display=read.plate_display,
             confidence=read.confidence,
-            min_confidence=self.cfg.reader.min_confidence,
+            min_confidence=self.cfg.reader.accept_threshold,
             vehicle_class=self._vehicle_class(read),
             cache=self.cache,
         )

@@ -95,13 +95,14 @@ class VehicleSplitter:
     the same vehicle in many frames: fuse them with the reader's FrameFuser (voting over
     ``fusion_window_s``) when available, else keep the best read per window."""
 
-    def __init__(self, fusion_window_s: float, use_reading_fuser: bool) -> None:
+    def __init__(self, fusion_window_s: float, use_reading_fuser: bool, accept: float = 0.6) -> None:
         self.window = fusion_window_s
         self._fuser: Any = None
         if use_reading_fuser:
             from gate_agent.reading import FrameFuser
 
-            self._fuser = FrameFuser(window_s=fusion_window_s)
+            # ``accept``: the lane's reader.min_confidence (the engine's shipped operating point).
+            self._fuser = FrameFuser(window_s=fusion_window_s, accept=accept)
         self._best: Read | None = None
         self._since: float | None = None
 

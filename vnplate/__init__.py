@@ -11,6 +11,15 @@ Civilian plates (white or yellow background) have three parts:
   or ``MĐ`` and a digit for electric motorbikes (``29-MĐ1``);
 * a number of 4 digits (older plates) or 5 digits (written ``123.45``).
 
+Two special formats are parsed too (``Plate.category`` says which):
+
+* red **military** plates: two letters naming the unit (``KA`` military region, ``QA`` service, ``TM``
+  general department, ``BH`` arm, ``HA`` academy, ``AA`` corps, ...) and four digits: ``TM-27-01``;
+* white **diplomatic / foreign** plates with the country code: province, three-digit country or
+  organisation code, ``NG`` (diplomatic mission), ``QT`` (international organisation), ``NN`` (foreign
+  organisation or person) or ``CV`` (mission staff), and a two- or three-digit order: ``43-346-NG-02``.
+  The older ``80NG-631.34`` form parses as a civilian two-letter car series with the same category.
+
 The normalised form (``plate_norm`` in the shared datasets) is upper-case A-Z0-9 with ``Đ`` -> ``D``.
 """
 
@@ -23,10 +32,13 @@ from typing import Literal
 
 __all__ = [
     "CAR_TWO_LETTER_SERIES",
+    "FOREIGN_SERIES",
+    "MILITARY_UNIT_LETTERS",
     "PLATE_CATEGORIES",
     "PROVINCE_CODES",
     "SERIES_LETTERS",
     "Plate",
+    "PlateCategory",
     "PlateKind",
     "correct",
     "display",
@@ -37,6 +49,7 @@ __all__ = [
 ]
 
 PlateKind = Literal["car", "moto"]
+PlateCategory = Literal["civilian", "commercial", "state", "military", "diplomatic", "international_org", "foreign_org"]
 
 # Codes 11..99 minus those not assigned to any province (13, 42, 44-46, 87, 91, 96).
 # Source: Circular 24/2023/TT-BCA annex (province code table); 80 is the central-agency code.
@@ -58,7 +71,31 @@ _OFF_LIST_COST = 0.3
 # What a plate is, from its series and background colour (Circular 24/2023/TT-BCA): white civilian,
 # yellow commercial (transport business), blue state agencies, red military, white with NG/NN diplomatic
 # or foreign organisation.
-PLATE_CATEGORIES: tuple[str, ...] = ("civilian", "commercial", "state", "military", "diplomatic", "foreign_org")
+# QT: international organisations with diplomatic status.
+PLATE_CATEGORIES: tuple[str, ...] = (
+    "civilian",
+    "commercial",
+    "state",
+    "military",
+    "diplomatic",
+    "international_org",
+    "foreign_org",
+)
+
+# First letter of a military plate's unit code (Ministry of Defence numbering): A corps, B arms and
+# commands, C/D defence enterprises and agencies, H academies and schools, K military regions, N and P
+# units of the general staff, Q services, T general departments, V special units. The second letter is
+# any letter. Military plates never collide with civilian ones: six characters against seven or more.
+MILITARY_UNIT_LETTERS: frozenset[str] = frozenset("ABCDHKNPQTV")
+# Series of the foreign-plate format (province, country code, series, order) and their category.
+FOREIGN_SERIES: dict[str, PlateCategory] = {
+    "NG": "diplomatic",
+    "CV": "diplomatic",
+    "QT": "international_org",
+    "NN": "foreign_org",
+}
+_MILITARY_RE = re.compile(r"^([A-Z])([A-Z])(\d{4})$")
+_FOREIGN_RE = re.compile(r"^(\d{2})(\d{3})(NG|NN|QT|CV)(\d{2,3})$")
 
 # Letters that an OCR engine may return for a digit, with a penalty (lower = more common confusion).
 _LETTER_TO_DIGIT: dict[str, tuple[str, float]] = {
@@ -118,6 +155,11 @@ class Plate:
     kind: PlateKind
     norm: str
     canonical: str
+    # Who the plate belongs to, from its format and series (the background colour, which the gate sees
+    # and the text does not, adds commercial/state: ``plate_category``). A military plate's series is its
+    # unit code; a foreign plate's ``province`` is the province, ``series`` e.g. ``346NG`` (country code
+    # and series), ``number`` the order.
+    category: PlateCategory = "civilian"
 
 
 def normalize(text: str) -> str:
@@ -172,7 +214,25 @@ def _layout_hint(text: str) -> PlateKind | None:
     return None
 
 
+def _parse_special(norm: str, kind_hint: PlateKind | None) -> Plate | None:
+    """A military (``TM2701``) or foreign-format (``43346NG02``) plate, or None."""
+    kind: PlateKind = kind_hint or "car"
+    m = _MILITARY_RE.match(norm)
+    if m is not None and m.group(1) in MILITARY_UNIT_LETTERS:
+        unit, number = m.group(1) + m.group(2), m.group(3)
+        return Plate("", unit, number, kind, norm, f"{unit}-{number[:2]}-{number[2:]}", "military")
+    m = _FOREIGN_RE.match(norm)
+    if m is not None and m.group(1) in PROVINCE_CODES:
+        province, country, series, order = m.groups()
+        canonical = f"{province}-{country}-{series}-{order}"
+        return Plate(province, country + series, order, kind, norm, canonical, FOREIGN_SERIES[series])
+    return None
+
+
 def _parse_norm(norm: str, kind_hint: str | None) -> Plate | None:
+    special = _parse_special(norm, _norm_kind(kind_hint))
+    if special is not None:
+        return special
     matches: list[tuple[float, Plate]] = []
     for kind, pattern, prior in _TEMPLATES:
         slen = _series_len(pattern)
@@ -185,7 +245,8 @@ def _parse_norm(norm: str, kind_hint: str | None) -> Plate | None:
             if not _series_ok(series, pattern, kind):
                 continue
             cost = prior + _series_cost(series, pattern, kind) + (0.0 if kind_hint in (None, kind) else 1.0)
-            plate = Plate(province, series, number, kind, norm, _canonical(province, series, number, kind))
+            category = FOREIGN_SERIES.get(series, "civilian") if series != "CV" else "civilian"
+            plate = Plate(province, series, number, kind, norm, _canonical(province, series, number, kind), category)
             matches.append((cost, plate))
     if not matches:
         return None
@@ -275,6 +336,8 @@ def correct(raw: str, kind_hint: str | None = None) -> tuple[str, float] | None:
     """
     hint = _norm_kind(kind_hint)
     s = normalize(raw)
+    if _parse_special(s, hint) is not None:
+        return s, 0.0  # military and foreign plates are taken as they are, never "corrected"
     if not 7 <= len(s) <= 11:
         return None
     candidates: list[str] = [s]
@@ -314,14 +377,18 @@ def display(text: str, vehicle_class: str | None = None) -> str:
 
 
 def plate_category(norm: str, colour: str | None = None) -> str:
-    """``civilian``, ``commercial`` (yellow), ``state`` (blue), ``military`` (red), ``diplomatic`` (NG series)
-    or ``foreign_org`` (NN series) from the plate's series and, when known, its background colour
-    (``white`` | ``yellow`` | ``blue`` | ``red``, as the gate measures it).
+    """``civilian``, ``commercial`` (yellow), ``state`` (blue), ``military`` (red or the military format),
+    ``diplomatic`` (NG, CV), ``international_org`` (QT) or ``foreign_org`` (NN) from the plate's format and
+    series and, when known, its background colour (``white`` | ``yellow`` | ``blue`` | ``red``, as the gate
+    measures it).
 
-    The series decides for diplomatic plates whatever the colour read; a coloured background decides the
-    rest; without a colour the plate is taken as civilian.
+    The text decides for military and foreign plates whatever the colour read; a coloured background
+    decides the rest; without a colour a civilian-format plate is taken as civilian.
     """
     s = normalize(norm)
+    plate = _parse_norm(s, None)
+    if plate is not None and plate.category != "civilian":
+        return plate.category
     series = s[2:4]
     if series == "NG":
         return "diplomatic"

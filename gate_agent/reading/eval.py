@@ -26,18 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gate_agent.reading import operating_point
 from gate_agent.reading.confidence import reliability
 from gate_agent.reading.datasets import REPO_ROOT, datasets_dir
 
 CALIBRATION_THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
-
-
-def operating_point(engine: str) -> dict[str, float]:
-    """The thresholds the gate and the server use for this engine (models/operating_point.json, written
-    by ``training/calibrate.py`` from the calibration half of the held-out plates)."""
-    path = Path(__file__).parent / "models" / "operating_point.json"
-    table = json.loads(path.read_text()) if path.exists() else {}
-    return table.get(engine, {"operating_threshold": 0.6, "charge_threshold": 0.9})
 
 
 @dataclass
@@ -105,8 +98,21 @@ def clean_label(row: dict[str, str]) -> bool:
     return "format_unusual" not in check and (origin.startswith("source_filename") or "vito_ocr_agrees" in check)
 
 
+def load_exclusions(path: Path | None) -> frozenset[str]:
+    """File names listed in an exclusions CSV (column ``file``), e.g. ``training/holdout_exclusions.csv``:
+    held-out crops that are not unseen plates after all (a wrong label hiding a training plate)."""
+    if path is None:
+        return frozenset()
+    with path.open(newline="", encoding="utf-8") as f:
+        return frozenset(r["file"] for r in csv.DictReader(f))
+
+
 def load_labels(
-    path: Path, split: str | None = None, part: str | None = None, clean: bool = False
+    path: Path,
+    split: str | None = None,
+    part: str | None = None,
+    clean: bool = False,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[list[Row], bool]:
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
@@ -121,6 +127,8 @@ def load_labels(
         raw = [r for r in raw if holdout_part(r["plate_norm"]) == part]
     if clean:
         raw = [r for r in raw if clean_label(r)]
+    if exclude:
+        raw = [r for r in raw if r["file"] not in exclude]
     frames = "plate_count" in fields or any(";" in r["plate_norm"] for r in raw)
     rows = [
         Row(
@@ -187,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--calibration", action="store_true", help="print the reliability table")
     p.add_argument("--clean-labels", action="store_true", help="vn-train: only rows with reliable labels")
+    p.add_argument(
+        "--exclude", type=Path, default=None,
+        help="CSV of files to leave out (training/holdout_exclusions.csv: mislabelled training plates)",
+    )  # fmt: skip
     return p
 
 
@@ -205,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labels not found: {labels} (set PARKING_DATASETS_DIR)", file=sys.stderr)
         return 2
     images: Path = args.images or labels.parent
-    rows, frames = load_labels(labels, args.split, args.part, args.clean_labels)
+    rows, frames = load_labels(labels, args.split, args.part, args.clean_labels, load_exclusions(args.exclude))
     if args.limit:
         rows = rows[: args.limit]
 

@@ -20,10 +20,11 @@ class PaymentSettings(BaseSettings):
     charge_deadline_s: float = Field(1.5, gt=0)
     default_deferred_limit_vnd: int = Field(300_000, ge=0)
     # A linked account is charged silently only when the exit read equals the session's plate with at
-    # least this fused read confidence: the default engine's `charge_threshold` (rapidocr), chosen on the
-    # calibration half of the held-out plates for a wrong-accept rate <= 0.1 % (docs/plate-reading.md,
-    # `python -m gate_agent eval --json`). Anything weaker shows the VietQR with the plate.
-    linked_min_read_confidence: float = Field(0.9967, ge=0, le=1)
+    # least this fused read confidence: the default engine's `charge_threshold` ("fused" since issue 15's
+    # second pass; gate_agent/reading/models/operating_point.json), chosen on the calibration half of the
+    # held-out plates for a wrong-accept rate <= 0.1 % (docs/plate-reading.md, `python -m gate_agent eval
+    # --json`). It is on that engine's calibrated scale. Anything weaker shows the VietQR with the plate.
+    linked_min_read_confidence: float = Field(0.929, ge=0, le=1)
 
     # Bank-side confirmation credentials, no defaults: unset → that notification shape is refused.
     # SePay: the ONE authentication method chosen for the webhook in SePay's dashboard, and its secret.

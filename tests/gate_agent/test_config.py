@@ -114,3 +114,39 @@ def test_render_demo_plates_writes_images_and_labels(tmp_path: Path) -> None:
     frames = list(src.frames(threading.Event()))
     assert [f.label for f in frames] == [r["plate_text"] for r in rows]
     assert src.stats.frames_bad == 0
+
+
+def test_min_confidence_defaults_to_the_engines_shipped_operating_point(tmp_path: Path) -> None:
+    import json
+
+    from gate_agent.reading import DEFAULT_ENGINE, MODELS_DIR, operating_point
+
+    shipped = json.loads((MODELS_DIR / "operating_point.json").read_text())
+    for engine in ("default", "vnlpr", "rapidocr"):
+        data = _valid(tmp_path)
+        data["reader"] = {"engine": engine}
+        name = DEFAULT_ENGINE if engine == "default" else engine
+        # Read from the shipped file, not from a constant of its own.
+        assert parse_config(data).reader.min_confidence == shipped[name]["operating_threshold"]
+        assert operating_point(engine) == shipped[name]
+
+
+def test_min_confidence_set_in_the_file_overrides_the_operating_point(tmp_path: Path) -> None:
+    data = _valid(tmp_path)
+    data["reader"] = {"engine": "vnlpr", "min_confidence": 0.42}
+    assert parse_config(data).reader.accept_threshold == 0.42
+
+
+def test_engine_without_calibration_gets_the_fallback_threshold(tmp_path: Path) -> None:
+    from gate_agent.reading import FALLBACK_OPERATING_POINT
+
+    data = _valid(tmp_path)
+    data["reader"] = {"engine": "sidecar"}
+    assert parse_config(data).reader.accept_threshold == FALLBACK_OPERATING_POINT["operating_threshold"]
+
+
+def test_the_lane_fuser_accepts_at_the_configured_threshold() -> None:
+    from gate_agent._readers import VehicleSplitter
+
+    splitter = VehicleSplitter(1.0, use_reading_fuser=True, accept=0.97)
+    assert splitter._fuser.accept == 0.97
