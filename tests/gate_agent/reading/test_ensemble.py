@@ -130,12 +130,12 @@ def test_fused_is_the_default_and_ships_its_calibration() -> None:
     assert 0.0 < op["operating_threshold"] <= op["charge_threshold"] < 1.0
 
 
-def test_the_servers_charge_bar_is_the_default_engines_charge_threshold() -> None:
-    # Both are on the default engine's calibrated scale: a change of engine must move the server's bar.
+def test_the_servers_charge_bar_is_at_least_the_default_engines_charge_threshold() -> None:
+    # Both are on the default engine's calibrated scale: a recalibration that raises the engine's charge
+    # threshold must raise the server's bar too. The server may sit higher (a safety margin above every
+    # wrong read seen on the evaluation sets, docs/plate-reading.md), never lower.
     from gate_agent.reading import operating_point
     from parking.payments.settings import PaymentSettings
 
-    assert (
-        PaymentSettings.model_fields["linked_min_read_confidence"].default
-        == operating_point("default")["charge_threshold"]
-    )
+    bar = PaymentSettings.model_fields["linked_min_read_confidence"].default
+    assert operating_point("default")["charge_threshold"] <= bar < 1.0
