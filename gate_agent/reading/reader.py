@@ -146,6 +146,30 @@ def grow_box(box: BBox, frac: float, shape: tuple[int, ...]) -> BBox:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def choose_reads(found: list[tuple[CropRead, BBox, bool]]) -> list[tuple[CropRead, BBox]]:
+    """One read per plate, from every crop's read (read, box, read on a retry's grown box).
+
+    Reads overlapping each other are the same plate seen through several crops, often with a character
+    more or less; so are repeated texts. Of these, the text that most crops read directly wins (a dropped
+    digit in one crop does not outvote two crops that read the plate whole), then a direct read before a
+    retry's, then the weakest character's probability. The result is ordered by that probability, best
+    first; reads under ``_MIN_CONFIDENCE`` are dropped as "no plate here".
+    """
+    reads = [(r, box, retried) for r, box, retried in found if r.raw >= _MIN_CONFIDENCE]
+
+    def support(r: CropRead, box: BBox) -> int:
+        return sum(1 for o, obox, o_retried in reads if not o_retried and o.norm == r.norm and iou(box, obox) > 0.3)
+
+    ranked = sorted(reads, key=lambda rbr: (-support(rbr[0], rbr[1]), rbr[2], -rbr[0].raw))
+    kept: list[tuple[CropRead, BBox]] = []
+    for r, box, _ in ranked:
+        if any(r.norm == k.norm or iou(box, kbox) > 0.3 for k, kbox in kept):
+            continue
+        kept.append((r, box))
+    kept.sort(key=lambda rb: -rb[0].raw)
+    return kept
+
+
 class PipelineReader:
     """Reads plates with any ``LineRecognizer``; see docs/plate-reading.md for the method.
 
@@ -263,12 +287,16 @@ class PipelineReader:
                 reads.append(r)
         return max(reads, key=lambda r: r.raw) if reads else None
 
-    def _read_boxes(self, frame: np.ndarray, boxes: list[BBox], retries: list[int]) -> list[tuple[CropRead, BBox]]:
-        """Read each box of ``frame``; a weak read is retried on the grown box while ``retries[0]`` lasts."""
-        out: list[tuple[CropRead, BBox]] = []
+    def _read_boxes(
+        self, frame: np.ndarray, boxes: list[BBox], retries: list[int]
+    ) -> list[tuple[CropRead, BBox, bool]]:
+        """Read each box of ``frame``; a weak read is retried on the grown box while ``retries[0]`` lasts.
+        Each read comes with its box and whether it is the retry's."""
+        out: list[tuple[CropRead, BBox, bool]] = []
         for box in boxes:
             x, y, bw, bh = box
             r = self.read_crop(frame[y : y + bh, x : x + bw])
+            retried = False
             if (r is None or r.raw < _RETRY_RAW) and retries[0] > 0:
                 retries[0] -= 1
                 big = grow_box(box, _GROW, frame.shape)
@@ -276,21 +304,21 @@ class PipelineReader:
                     gx, gy, gw, gh = big
                     r2 = self.read_crop(frame[gy : gy + gh, gx : gx + gw])
                     if r2 is not None and (r is None or r2.confidence > r.confidence):
-                        r, box = r2, big
+                        r, box, retried = r2, big, True
             if r is not None:
-                out.append((r, box))
+                out.append((r, box, retried))
         return out
 
     def read(self, frame_bgr: np.ndarray) -> list[PlateRead]:
         t0 = time.perf_counter()
         if frame_bgr.size == 0 or min(frame_bgr.shape[:2]) < 8:
             return []
-        found: list[tuple[CropRead, BBox]] = []
+        found: list[tuple[CropRead, BBox, bool]] = []
         h, w = frame_bgr.shape[:2]
         if looks_like_crop(frame_bgr):
             r = self.read_crop(frame_bgr, whole_image=True)
             if r is not None:
-                found.append((r, (0, 0, w, h)))
+                found.append((r, (0, 0, w, h), False))
         # A weak read of the whole image may be text that is not a plate (a timestamp overlay): then
         # look for plates inside it too.
         if not found or found[0][0].raw < _CROP_TRUSTED:
@@ -304,22 +332,14 @@ class PipelineReader:
                 found += self._read_boxes(frame_bgr, det_boxes, retries)
             # (The threshold is on the calibrated scale: without a calibrator, always search.)
             sure = self.skip_classical_at if self.calibrator is not None else None
-            if sure is None or not any(r.confidence >= sure for r, _ in found):
+            if sure is None or not any(r.confidence >= sure for r, _, _ in found):
                 boxes = [
                     c.bbox
                     for c in propose(frame_bgr, ranker=self.ranker)
                     if not any(iou(c.bbox, b) > 0.6 for b in det_boxes)
                 ]
                 found += self._read_boxes(frame_bgr, boxes, retries)
-        # One read per plate: candidates overlapping a more confident read are the same plate seen
-        # through another crop (often with a character more or less), and so are repeated texts.
-        kept: list[tuple[CropRead, BBox]] = []
-        for r, box in sorted(found, key=lambda rb: -rb[0].raw):
-            if r.raw < _MIN_CONFIDENCE:
-                continue
-            if any(r.norm == k.norm or iou(box, kbox) > 0.3 for k, kbox in kept):
-                continue
-            kept.append((r, box))
+        kept = choose_reads(found)
         latency = (time.perf_counter() - t0) * 1000.0
         out: list[PlateRead] = []
         for r, box in kept:

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gate_agent.reading.reader as reader_mod
-from gate_agent.reading.localize import BBox
-from gate_agent.reading.reader import CropRead, PipelineReader, grow_box
+from gate_agent.reading.localize import BBox, iou
+from gate_agent.reading.reader import CropRead, PipelineReader, choose_reads, grow_box
 
 from .conftest import needs_gate
 
@@ -44,6 +44,53 @@ def test_grown_box_contains_the_box_and_stays_in_the_frame(box_shape: tuple[BBox
 
 def _read(text: str, confidence: float, raw: float) -> CropRead:
     return CropRead(text, text, "car", confidence, 0.0, {}, raw)
+
+
+def test_reads_of_one_plate_vote_and_a_retry_does_not_override_a_direct_read() -> None:
+    plate = (100, 100, 200, 150)
+    near = (110, 105, 190, 140)
+    also = (95, 98, 210, 160)
+    # Two crops read the plate whole; a third drops a digit with a surer weakest character.
+    found = [
+        (_read("59E158112", 0.93, 0.992), plate, False),
+        (_read("59E158112", 0.93, 0.990), near, False),
+        (_read("59E5811", 0.90, 0.998), also, False),
+    ]
+    assert [r.norm for r, _ in choose_reads(found)] == ["59E158112"]
+    # One direct read against one read of a retry's grown box: the direct read.
+    found = [(_read("49E164481", 0.9, 0.994), plate, False), (_read("49E14481", 0.8, 0.999), also, True)]
+    assert [r.norm for r, _ in choose_reads(found)] == ["49E164481"]
+    # A retry's read alone is kept; far-apart plates are both kept, best first.
+    found = [(_read("86A09470", 0.7, 0.99), plate, True), (_read("30K31232", 0.9, 0.995), (600, 600, 80, 60), False)]
+    assert [r.norm for r, _ in choose_reads(found)] == ["30K31232", "86A09470"]
+
+
+_TEXTS = ("51F22029", "51F2202", "29B112345", "30K31232")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_TEXTS),
+            st.floats(0.0, 1.0),
+            st.tuples(st.integers(0, 300), st.integers(0, 300), st.integers(4, 200), st.integers(4, 200)),
+            st.booleans(),
+        ),
+        max_size=12,
+    )
+)
+def test_chosen_reads_are_distinct_plates_best_first(items: list[tuple[str, float, BBox, bool]]) -> None:
+    found = [(_read(t, raw, raw), box, retried) for t, raw, box, retried in items]
+    kept = choose_reads(found)
+    norms = [r.norm for r, _ in kept]
+    assert len(set(norms)) == len(norms)
+    assert all(iou(a, b) <= 0.3 for i, (_, a) in enumerate(kept) for _, b in kept[i + 1 :])
+    assert all(r.raw >= reader_mod._MIN_CONFIDENCE for r, _ in kept)
+    assert [r.raw for r, _ in kept] == sorted((r.raw for r, _ in kept), reverse=True)
+    # Every plain read is either kept or overlaps / repeats a kept one.
+    for r, box, _ in found:
+        if r.raw >= reader_mod._MIN_CONFIDENCE:
+            assert any(r.norm == k.norm or iou(box, kb) > 0.3 for k, kb in kept)
 
 
 class _StubEngine:
@@ -84,9 +131,11 @@ def test_weak_read_is_retried_on_the_grown_box() -> None:
     stub = _StubReader(tight=(40, 100))
     box = (500, 400, 100, 40)
     found = stub._read_boxes(_frame(), [box], [1])
-    assert [(r.norm, b) for r, b in found] == [("51F22029", grow_box(box, reader_mod._GROW, (1500, 2000)))]
+    assert [(r.norm, b, retried) for r, b, retried in found] == [
+        ("51F22029", grow_box(box, reader_mod._GROW, (1500, 2000)), True)
+    ]
     # Without a retry left, the weak read stands.
-    assert [r.norm for r, _ in stub._read_boxes(_frame(), [box], [0])] == ["51F2202"]
+    assert [(r.norm, retried) for r, _, retried in stub._read_boxes(_frame(), [box], [0])] == [("51F2202", False)]
 
 
 def test_retries_are_budgeted_and_sure_reads_not_retried() -> None:
