@@ -182,3 +182,29 @@ def test_frames_this_pass_reads(reader: object, vn_frames: Path) -> None:
         img = cv2.imread(str(vn_frames / name))
         assert img is not None
         assert truth in [r.text_norm for r in reader.read(img)], name
+
+
+def test_val_scene_halves_share_no_plate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``training/val_scenes.py``: the two halves of the labelled validation scenes, disjoint by plate."""
+    import csv
+    import sys
+
+    from gate_agent.reading.datasets import datasets_dir
+    from training import val_scenes
+
+    data = datasets_dir() / "vn-train"
+    if not (data / "scenes.csv").exists():
+        pytest.skip(f"vn-train not found at {data} (set PARKING_DATASETS_DIR)")
+    halves: dict[str, list[dict[str, str]]] = {}
+    for part in ("calib", "test"):
+        out = tmp_path / f"{part}.csv"
+        monkeypatch.setattr(sys, "argv", ["val_scenes", "--data", str(data), "--part", part, "--out", str(out)])
+        val_scenes.main()
+        with out.open(newline="", encoding="utf-8") as f:
+            halves[part] = list(csv.DictReader(f))
+    with (data / "scenes.csv").open(newline="", encoding="utf-8") as f:
+        labelled = {r["file"] for r in csv.DictReader(f) if r["split"] == "val" and r["plate_norm"]}
+    assert halves["calib"] and halves["test"]
+    assert {r["plate_norm"] for r in halves["calib"]}.isdisjoint(r["plate_norm"] for r in halves["test"])
+    assert {r["file"] for r in halves["calib"] + halves["test"]} == labelled
+    assert all(r["plate_count"] == "1" for r in halves["test"])
