@@ -269,7 +269,8 @@ class PipelineReader:
             return self._two_lines(lines[0], lines[1])
         if lines is not None and len(lines) == 1 and lines[0].shape[1] >= 2.5 * lines[0].shape[0]:
             one = self._one_line(lines[0])
-            if (one is None or one.raw < _RETRY_RAW) and w / h < _TWO_LINE_MAX_ASPECT:
+            # Not for a whole image taken as a crop: cut in two at a light band, a scene reads as anything.
+            if (one is None or one.raw < _RETRY_RAW) and w / h < _TWO_LINE_MAX_ASPECT and not whole_image:
                 two = self._two_lines(*split_two_lines(gray))
                 if two is not None and (one is None or two.confidence > one.confidence):
                     return two
