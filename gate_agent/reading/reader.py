@@ -69,9 +69,12 @@ class CropRead:
     confidence: float
     logp: float
     features: dict[str, float] | None = None  # what the calibrated confidence sees (confidence.py)
-    # The weakest character's probability. The reader's own choices (is the whole image a crop, which
-    # of two overlapping reads to keep) use it, so calibration never changes WHAT is read, only the
-    # reported ``confidence``: the calibration data then match what the gate reads.
+    # The weakest character's probability. Most of the reader's own choices (is the whole image a crop,
+    # which of two overlapping reads to keep) use it, so calibration mostly does not change WHAT is read.
+    # Exceptions (issue 15, third pass): a retried read (grown box, two-row cut) replaces the first one
+    # when its calibrated ``confidence`` is higher, and a detector read at the operating threshold skips
+    # the classical search; ``training/calibrate.py`` reads without a calibrator, so for those few frames
+    # its data differ from what the gate reads.
     raw: float = 0.0
 
 
