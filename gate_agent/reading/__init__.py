@@ -63,13 +63,15 @@ def make_reader(engine: str = "default", threads: int = 1) -> PlateReader:
         from gate_agent.reading.ensemble import FusedReader
 
         det_path = MODELS_DIR / "plates.onnx"
-        return FusedReader(
+        fused = FusedReader(
             TrainedLines(threads=threads),
             RapidOcrLines(threads=threads),
             calibrator=Calibrator.load(MODELS_DIR / "fused.calib.json"),
             detector=PlateDetector(det_path, threads=threads) if det_path.exists() else None,
             ranker=Calibrator.load(MODELS_DIR / "candidates.json"),
         )
+        fused.skip_classical_at = operating_point(name)["operating_threshold"]
+        return fused
     if name in ("vnlpr", "vnlpr+rapidocr", "rapidocr+vnlpr"):
         from gate_agent.reading.confidence import Calibrator
         from gate_agent.reading.detect import PlateDetector
@@ -77,13 +79,15 @@ def make_reader(engine: str = "default", threads: int = 1) -> PlateReader:
         det_path = MODELS_DIR / "plates.onnx"
         first, second = name.split("+") if "+" in name else (name, None)
         lines = {"vnlpr": TrainedLines, "rapidocr": RapidOcrLines}
-        return PipelineReader(
+        pipeline = PipelineReader(
             lines[first](threads=threads),
             calibrator=Calibrator.load(MODELS_DIR / f"{name}.calib.json"),
             detector=PlateDetector(det_path, threads=threads) if det_path.exists() else None,
             ranker=Calibrator.load(MODELS_DIR / "candidates.json"),
             second=lines[second](threads=threads) if second else None,
         )
+        pipeline.skip_classical_at = operating_point(name)["operating_threshold"]
+        return pipeline
     if name == "easyocr":
         return PipelineReader(EasyOcrLines(threads=threads))
     if name == "rapidocr":

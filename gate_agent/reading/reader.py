@@ -47,6 +47,14 @@ _MIN_WORK_HEIGHT = 72
 # Aspect ratios (w/h) where a crop is tried as one line, as two lines, or both.
 _ONE_LINE_MIN_ASPECT = 1.9
 _TWO_LINE_MAX_ASPECT = 2.6
+# A read whose weakest character is below this is retried: a squarish crop where only one row of
+# characters was found is also read as two rows (glare across the top row hides its characters), and a
+# frame candidate is also read from a box grown by ``_GROW`` (a box cut tight at the characters loses the
+# first or last one). The read with the higher calibrated confidence is kept.
+_RETRY_RAW = 0.5
+_GROW = 0.12
+# Retries per frame (the candidates come best first; each retry is one more crop read).
+_MAX_RETRIES = 1
 
 
 # A grammatical reading: norm, canonical, kind, weakest character, logp, logp without the layout priors.
@@ -61,9 +69,12 @@ class CropRead:
     confidence: float
     logp: float
     features: dict[str, float] | None = None  # what the calibrated confidence sees (confidence.py)
-    # The weakest character's probability. The reader's own choices (is the whole image a crop, which
-    # of two overlapping reads to keep) use it, so calibration never changes WHAT is read, only the
-    # reported ``confidence``: the calibration data then match what the gate reads.
+    # The weakest character's probability. Most of the reader's own choices (is the whole image a crop,
+    # which of two overlapping reads to keep) use it, so calibration mostly does not change WHAT is read.
+    # Exceptions (issue 15, third pass): a retried read (grown box, two-row cut) replaces the first one
+    # when its calibrated ``confidence`` is higher, and a detector read at the operating threshold skips
+    # the classical search; ``training/calibrate.py`` reads without a calibrator, so for those few frames
+    # its data differ from what the gate reads.
     raw: float = 0.0
 
 
@@ -128,6 +139,40 @@ def _two_line_cands(engine: LineRecognizer, top: np.ndarray, bottom: np.ndarray)
     return cands
 
 
+def grow_box(box: BBox, frac: float, shape: tuple[int, ...]) -> BBox:
+    """``box`` grown by ``frac`` of its width on the left and right and of its height above and below,
+    clipped to the frame (``shape``: height, width, ...)."""
+    x, y, w, h = box
+    dx, dy = max(1, round(w * frac)), max(1, round(h * frac))
+    x0, y0 = max(0, x - dx), max(0, y - dy)
+    x1, y1 = min(shape[1], x + w + dx), min(shape[0], y + h + dy)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def choose_reads(found: list[tuple[CropRead, BBox, bool]]) -> list[tuple[CropRead, BBox]]:
+    """One read per plate, from every crop's read (read, box, read on a retry's grown box).
+
+    Reads overlapping each other are the same plate seen through several crops, often with a character
+    more or less; so are repeated texts. Of these, the text that most crops read directly wins (a dropped
+    digit in one crop does not outvote two crops that read the plate whole), then a direct read before a
+    retry's, then the weakest character's probability. The result is ordered by that probability, best
+    first; reads under ``_MIN_CONFIDENCE`` are dropped as "no plate here".
+    """
+    reads = [(r, box, retried) for r, box, retried in found if r.raw >= _MIN_CONFIDENCE]
+
+    def support(r: CropRead, box: BBox) -> int:
+        return sum(1 for o, obox, o_retried in reads if not o_retried and o.norm == r.norm and iou(box, obox) > 0.3)
+
+    ranked = sorted(reads, key=lambda rbr: (-support(rbr[0], rbr[1]), rbr[2], -rbr[0].raw))
+    kept: list[tuple[CropRead, BBox]] = []
+    for r, box, _ in ranked:
+        if any(r.norm == k.norm or iou(box, kbox) > 0.3 for k, kbox in kept):
+            continue
+        kept.append((r, box))
+    kept.sort(key=lambda rb: -rb[0].raw)
+    return kept
+
+
 class PipelineReader:
     """Reads plates with any ``LineRecognizer``; see docs/plate-reading.md for the method.
 
@@ -149,6 +194,10 @@ class PipelineReader:
         self.ranker = ranker  # re-ranks the classical candidates (training/ranker.py)
         # Maps a read's structural features to P(read is right); None: the weakest character's probability.
         self.calibrator = calibrator
+        # Once a detector box gives a read at least this confident (make_reader: the engine's calibrated
+        # operating threshold), the classical candidates are not searched: one vehicle at a time at a gate,
+        # and the search costs ~40 % of a frame's time. None: always search.
+        self.skip_classical_at: float | None = None
 
     def _finish(self, cands: list[_Cand], geometry: dict[str, float]) -> CropRead | None:
         """The best grammatical candidate with its features. ``cands``: (norm, canonical, kind, min char
@@ -222,7 +271,13 @@ class PipelineReader:
         if lines is not None and len(lines) == 2:
             return self._two_lines(lines[0], lines[1])
         if lines is not None and len(lines) == 1 and lines[0].shape[1] >= 2.5 * lines[0].shape[0]:
-            return self._one_line(lines[0])
+            one = self._one_line(lines[0])
+            # Not for a whole image taken as a crop: cut in two at a light band, a scene reads as anything.
+            if (one is None or one.raw < _RETRY_RAW) and w / h < _TWO_LINE_MAX_ASPECT and not whole_image:
+                two = self._two_lines(*split_two_lines(gray))
+                if two is not None and (one is None or two.confidence > one.confidence):
+                    return two
+            return one
         # No clear rows of characters: fall back on the crop's shape.
         aspect = w / h
         reads: list[CropRead] = []
@@ -236,41 +291,59 @@ class PipelineReader:
                 reads.append(r)
         return max(reads, key=lambda r: r.raw) if reads else None
 
+    def _read_boxes(
+        self, frame: np.ndarray, boxes: list[BBox], retries: list[int]
+    ) -> list[tuple[CropRead, BBox, bool]]:
+        """Read each box of ``frame``; a weak read is retried on the grown box while ``retries[0]`` lasts.
+        Each read comes with its box and whether it is the retry's."""
+        out: list[tuple[CropRead, BBox, bool]] = []
+        for box in boxes:
+            x, y, bw, bh = box
+            r = self.read_crop(frame[y : y + bh, x : x + bw])
+            retried = False
+            if (r is None or r.raw < _RETRY_RAW) and retries[0] > 0:
+                retries[0] -= 1
+                big = grow_box(box, _GROW, frame.shape)
+                if big != box:
+                    gx, gy, gw, gh = big
+                    r2 = self.read_crop(frame[gy : gy + gh, gx : gx + gw])
+                    if r2 is not None and (r is None or r2.confidence > r.confidence):
+                        r, box, retried = r2, big, True
+            if r is not None:
+                out.append((r, box, retried))
+        return out
+
     def read(self, frame_bgr: np.ndarray) -> list[PlateRead]:
         t0 = time.perf_counter()
         if frame_bgr.size == 0 or min(frame_bgr.shape[:2]) < 8:
             return []
-        found: list[tuple[CropRead, BBox]] = []
+        found: list[tuple[CropRead, BBox, bool]] = []
         h, w = frame_bgr.shape[:2]
         if looks_like_crop(frame_bgr):
             r = self.read_crop(frame_bgr, whole_image=True)
             if r is not None:
-                found.append((r, (0, 0, w, h)))
+                found.append((r, (0, 0, w, h), False))
         # A weak read of the whole image may be text that is not a plate (a timestamp overlay): then
         # look for plates inside it too.
         if not found or found[0][0].raw < _CROP_TRUSTED:
-            boxes: list[BBox] = []
+            retries = [_MAX_RETRIES]
+            det_boxes: list[BBox] = []
             if self.detector is not None:
                 # The trained detector's boxes first; the classical candidates still run after them
-                # (they find plates the detector misses, e.g. in frames far larger than its training scenes).
-                boxes += [b for b, _ in self.detector.boxes(frame_bgr)]
-            for cand in propose(frame_bgr, ranker=self.ranker):
-                if not any(iou(cand.bbox, b) > 0.6 for b in boxes):
-                    boxes.append(cand.bbox)
-            for box in boxes:
-                x, y, bw, bh = box
-                r = self.read_crop(frame_bgr[y : y + bh, x : x + bw])
-                if r is not None:
-                    found.append((r, box))
-        # One read per plate: candidates overlapping a more confident read are the same plate seen
-        # through another crop (often with a character more or less), and so are repeated texts.
-        kept: list[tuple[CropRead, BBox]] = []
-        for r, box in sorted(found, key=lambda rb: -rb[0].raw):
-            if r.raw < _MIN_CONFIDENCE:
-                continue
-            if any(r.norm == k.norm or iou(box, kbox) > 0.3 for k, kbox in kept):
-                continue
-            kept.append((r, box))
+                # (they find plates the detector misses, e.g. in frames far larger than its training scenes)
+                # unless the detector's boxes already gave a sure read.
+                det_boxes = [b for b, _ in self.detector.boxes(frame_bgr)]
+                found += self._read_boxes(frame_bgr, det_boxes, retries)
+            # (The threshold is on the calibrated scale: without a calibrator, always search.)
+            sure = self.skip_classical_at if self.calibrator is not None else None
+            if sure is None or not any(r.confidence >= sure for r, _, _ in found):
+                boxes = [
+                    c.bbox
+                    for c in propose(frame_bgr, ranker=self.ranker)
+                    if not any(iou(c.bbox, b) > 0.6 for b in det_boxes)
+                ]
+                found += self._read_boxes(frame_bgr, boxes, retries)
+        kept = choose_reads(found)
         latency = (time.perf_counter() - t0) * 1000.0
         out: list[PlateRead] = []
         for r, box in kept:
