@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from vnplate import CAR_TWO_LETTER_SERIES, PROVINCE_CODES, SERIES_LETTERS, correct, parse, plate_category
@@ -18,6 +18,9 @@ def _fmt(number: str) -> str:
 
 @given(PROVINCE, LETTER, LETTER, NUMBER)
 def test_any_two_letter_series_reads_on_a_two_row_motorbike_plate(p: str, a: str, b: str, n: str) -> None:
+    # "MD" + digits is the electric-bike series MĐ<digit> (Đ is written D in plate text), read as such by
+    # the grammar: that reading has its own test below, so the pair is left out of this property.
+    assume((a, b) != ("M", "D"))
     plate = parse(f"{p}{a}{b}{n}", kind_hint="moto")
     assert plate is not None and plate.kind == "moto" and plate.series == a + b
     assert plate.canonical == f"{p}-{a}{b} {_fmt(n)}"
@@ -61,3 +64,8 @@ def test_colour_decides_other_plates(p: str, a: str, n: str) -> None:
     assert plate_category(norm, "BLUE") == "state"
     assert plate_category(norm, "red") == "military"
     assert plate_category(norm, None) == plate_category(norm, "white") == "civilian"
+
+
+def test_md_then_a_digit_reads_as_the_electric_bike_series() -> None:
+    plate = parse("11MD00000", kind_hint="moto")
+    assert plate is not None and plate.series == "MD0" and plate.kind == "moto"
