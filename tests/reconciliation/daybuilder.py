@@ -8,7 +8,7 @@ import itertools
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -217,3 +217,20 @@ async def deliver_files(
             await import_file(
                 db, provider=f"{provider}-bank", kind="bank-statement", path=nxt, config_dir=CONFIG, preset=layout
             )
+
+
+async def session_with_qr(sm: async_sessionmaker[AsyncSession], lot: LotHandle, fee: int) -> tuple[uuid.UUID, str]:
+    """A closed car session awaiting its VietQR payment: (session id, the QR payload a driver would scan)."""
+    sid = uuid.uuid4()
+    now = datetime.now(UTC)
+    async with transaction(sm) as db:
+        db.add(
+            ParkingSession(
+                id=sid, lot_id=lot.id, vehicle_class="car_small", plate=random_car_plate(), status="closed",
+                entry_at=now - timedelta(hours=1), exit_at=now, fee_vnd=fee, payment_status="awaiting_qr", flags=[],
+            )
+        )  # fmt: skip
+        await db.flush()
+        await ledger_repo.post_entry(db, ledger.fee_recognised(session_id=sid, lot_id=lot.id, fee_vnd=fee))
+        intent = await payments.create_intent(db, amount_vnd=fee, purpose="session", session_id=sid, lane_id=None)
+        return sid, intent.qr_payload

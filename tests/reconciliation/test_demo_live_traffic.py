@@ -17,14 +17,13 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.kit.db import transaction
-from parking.ledger import repository as ledger_repo
-from parking.ledger import rules as ledger
-from parking.models import Discrepancy, ParkingSession, Payment, PaymentIntent
+from parking.models import Discrepancy, Payment, PaymentIntent
 from parking.payments import service as payments
 from reconciliation.demo import reconcile_demo_day
 from reconciliation.rules import VN_TZ
 from reconciliation.service import run_day
-from tests.factories import LotHandle, make_lot, random_car_plate
+from tests.factories import make_lot
+from tests.reconciliation.daybuilder import session_with_qr
 
 # what each fault the demo injects must be found as (None: the reference is still found, a clean match)
 FAULT_CLASS = {
@@ -40,22 +39,6 @@ FAULT_CLASS = {
     "spaced_reference": None,
     "lost_notification": "status_mismatch",
 }
-
-
-async def _session_with_qr(sm: async_sessionmaker[AsyncSession], lot: LotHandle, fee: int) -> tuple[uuid.UUID, str]:
-    sid = uuid.uuid4()
-    now = datetime.now(UTC)
-    async with transaction(sm) as db:
-        db.add(
-            ParkingSession(
-                id=sid, lot_id=lot.id, vehicle_class="car_small", plate=random_car_plate(), status="closed",
-                entry_at=now - timedelta(hours=1), exit_at=now, fee_vnd=fee, payment_status="awaiting_qr", flags=[],
-            )
-        )  # fmt: skip
-        await db.flush()
-        await ledger_repo.post_entry(db, ledger.fee_recognised(session_id=sid, lot_id=lot.id, fee_vnd=fee))
-        intent = await payments.create_intent(db, amount_vnd=fee, purpose="session", session_id=sid, lane_id=None)
-        return sid, intent.qr_payload
 
 
 async def _confirmed(sm: async_sessionmaker[AsyncSession], sessions: list[uuid.UUID]) -> int:
@@ -75,11 +58,11 @@ async def test_demo_day_with_live_traffic_finds_each_fault_in_its_class_and_noth
         assert (await sim.post("/_reset")).status_code == 200  # the simulator serves only this test's day
         paid: list[uuid.UUID] = []
         for i in range(16):  # 12 bank transfers, 4 through the gateway
-            sid, qr = await _session_with_qr(sessionmaker, lot, 10_000 + 1_000 * i)
+            sid, qr = await session_with_qr(sessionmaker, lot, 10_000 + 1_000 * i)
             r = await sim.post("/vietqr/pay", json={"qr_payload": qr, "channel": "sepay" if i < 12 else "vnpay"})
             assert r.status_code == 201
             paid.append(sid)
-        unpaid, _ = await _session_with_qr(sessionmaker, lot, 27_000)
+        unpaid, _ = await session_with_qr(sessionmaker, lot, 27_000)
         async with transaction(sessionmaker) as db:
             # the demo "loses" the notification of the day's first expired QR: make it this one
             first = datetime.combine(today, datetime.min.time(), VN_TZ) + timedelta(seconds=1)
@@ -101,7 +84,7 @@ async def test_demo_day_with_live_traffic_finds_each_fault_in_its_class_and_noth
         async def drivers() -> None:
             n = 0
             while not stop.is_set():
-                sid, qr = await _session_with_qr(sessionmaker, lot, 5_000 + 500 * (n % 7))
+                sid, qr = await session_with_qr(sessionmaker, lot, 5_000 + 500 * (n % 7))
                 channel = "vnpay" if n % 4 == 3 else "sepay"
                 r = await sim.post("/vietqr/pay", json={"qr_payload": qr, "channel": channel})
                 assert r.status_code == 201

@@ -8,19 +8,18 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.kit.db import transaction
-from parking.ledger import repository as ledger_repo
-from parking.ledger import rules as ledger
 from parking.models import Discrepancy, ParkingSession, Payment, RefundProposal
 from parking.payments import service as payments
 from reconciliation.rules import VN_TZ
-from tests.factories import LotHandle, make_lot, make_staff, random_car_plate
+from tests.factories import LotHandle, make_lot, make_staff
+from tests.reconciliation.daybuilder import session_with_qr
 
 BANK_FAULT_CLASS = {
     "missing_credit": "missing_at_provider",
@@ -36,22 +35,6 @@ BANK_FAULT_CLASS = {
 }
 
 
-async def _session_with_qr(sm: async_sessionmaker[AsyncSession], lot: LotHandle, fee: int) -> tuple[uuid.UUID, str]:
-    sid = uuid.uuid4()
-    now = datetime.now(UTC)
-    async with transaction(sm) as db:
-        db.add(
-            ParkingSession(
-                id=sid, lot_id=lot.id, vehicle_class="car_small", plate=random_car_plate(), status="closed",
-                entry_at=now - timedelta(hours=1), exit_at=now, fee_vnd=fee, payment_status="awaiting_qr", flags=[],
-            )
-        )  # fmt: skip
-        await db.flush()
-        await ledger_repo.post_entry(db, ledger.fee_recognised(session_id=sid, lot_id=lot.id, fee_vnd=fee))
-        intent = await payments.create_intent(db, amount_vnd=fee, purpose="session", session_id=sid, lane_id=None)
-        return sid, intent.qr_payload
-
-
 async def test_a_simulated_day_reconciles_with_every_fault_in_its_class(
     sessionmaker: async_sessionmaker[AsyncSession],
     recon_lot: LotHandle,
@@ -62,11 +45,11 @@ async def test_a_simulated_day_reconciles_with_every_fault_in_its_class(
     async with httpx.AsyncClient(base_url=recon_sim, timeout=30) as sim:
         paid: list[uuid.UUID] = []
         for i in range(14):  # 11 bank transfers, 3 through the gateway
-            sid, qr = await _session_with_qr(sessionmaker, recon_lot, 10_000 + 1_000 * i)
+            sid, qr = await session_with_qr(sessionmaker, recon_lot, 10_000 + 1_000 * i)
             r = await sim.post("/vietqr/pay", json={"qr_payload": qr, "channel": "sepay" if i < 11 else "vnpay"})
             assert r.status_code == 201
             paid.append(sid)
-        unpaid, _ = await _session_with_qr(sessionmaker, recon_lot, 27_000)  # the driver never got a confirmation
+        unpaid, _ = await session_with_qr(sessionmaker, recon_lot, 27_000)  # the driver never got a confirmation
         async with transaction(sessionmaker) as db:
             # The demo "loses" the notification of the day's first expired QR: make it this one, whatever other
             # tests expired earlier today in the same database.
