@@ -304,6 +304,14 @@ def _entity_id(d: dict[str, Any]) -> str:
     return f"{d['business_date']}:{d['code']}:{d['subject']}"
 
 
+def _bounded_text(value: str | None, code: str, ask: str) -> str:
+    """A person's mandatory note, stripped and bounded; else one clear 422."""
+    text = (value or "").strip()
+    if len(text) < NOTE_MIN or len(text) > NOTE_MAX:
+        raise AppError(code, f"{ask} of {NOTE_MIN} to {NOTE_MAX} characters.", 422, {"min": NOTE_MIN, "max": NOTE_MAX})
+    return text
+
+
 async def explain(
     db: AsyncSession,
     discrepancy_id: int,
@@ -314,14 +322,7 @@ async def explain(
     note: str,
 ) -> dict[str, Any]:
     """Mark a discrepancy explained (the note is mandatory); explaining it again replaces the note, audited too."""
-    note = (note or "").strip()
-    if len(note) < NOTE_MIN or len(note) > NOTE_MAX:
-        raise AppError(
-            "note_required",
-            f"Explain the discrepancy in a note of {NOTE_MIN} to {NOTE_MAX} characters.",
-            422,
-            {"min": NOTE_MIN, "max": NOTE_MAX},
-        )
+    note = _bounded_text(note, "note_required", "Explain the discrepancy in a note")
     d = await _discrepancy(db, discrepancy_id, operator_id=operator_id, lot_ids=lot_ids)
     now = datetime.now(UTC)
     values = {
@@ -410,14 +411,7 @@ async def reject(
     db: AsyncSession, proposal_id: uuid.UUID, *, lot_ids: Sequence[uuid.UUID], actor: str, reason: str
 ) -> RefundProposal:
     """Keep the money of a proposed refund (e.g. the driver owes it elsewhere): a reason is mandatory."""
-    reason = (reason or "").strip()
-    if len(reason) < NOTE_MIN or len(reason) > NOTE_MAX:
-        raise AppError(
-            "reason_required",
-            f"Give the reason for keeping the money ({NOTE_MIN} to {NOTE_MAX} characters).",
-            422,
-            {"min": NOTE_MIN, "max": NOTE_MAX},
-        )
+    reason = _bounded_text(reason, "reason_required", "Give the reason for keeping the money in a note")
     proposal = await _proposal(db, proposal_id, lot_ids)
     if proposal.status != "awaiting_approval":
         raise AppError("proposal_decided", f"This refund proposal is already {proposal.status}.", 409)
