@@ -22,6 +22,7 @@ from parking.kit.errors import AppError
 from parking.ledger import repository as ledger_repo
 from parking.ledger import rules as ledger
 from parking.models import ConsoleAlert, Debt, LaneOverride, Lot, ParkingSession
+from parking.models.base import new_id
 from parking.occupancy.service import lot_snapshot
 from parking.payments import service as payments
 from parking.pricing import PricingError, TariffBook, quote
@@ -450,7 +451,7 @@ async def split(
     now = datetime.now(UTC)
     before = {"entry_at": a.entry_at.isoformat(), "exit_at": a.exit_at.isoformat(), "fee_vnd": a.fee_vnd}
     b = ParkingSession(
-        id=uuid.uuid4(),
+        id=new_id(),  # UUIDv7: the session lands in its month's partition, not DEFAULT
         lot_id=a.lot_id,
         vehicle_class=a.vehicle_class,
         plate=a.plate,

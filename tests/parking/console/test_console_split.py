@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parking.ledger import repository as ledger_repo
@@ -99,6 +99,12 @@ async def test_splitting_a_paid_stay_refunds_the_first_visits_excess_and_owes_th
     assert b.entry_at == second_entry and b.exit_at == a0.exit_at and b.fee_vnd == want_second
     assert b.plate == a0.plate and b.lot_id == a0.lot_id and "split" in b.flags and "split" in a.flags
     assert exit_ev is not None and exit_ev.session_id == b.id  # the exit gate event belongs to the second visit
+    # the new session's id is a UUIDv7, so it lives in its month's partition, not the DEFAULT one
+    assert b.id.version == 7
+    part = (
+        await db.execute(text("SELECT tableoid::regclass::text FROM parking_sessions WHERE id = :i"), {"i": b.id})
+    ).scalar_one()
+    assert part != "parking_sessions_default"
     # money: the first visit's excess refunded (never an edit of the payment); the second owed as a debt
     assert [x.amount_vnd for x in refunds] == [fee - want_first]
     assert paid.amount_vnd == fee
